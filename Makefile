@@ -1,0 +1,38 @@
+# The two quick-start commands: `make run` and `make test`. Everything else is a helper.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+INI    ?= development.ini
+
+.PHONY: run test setup lint db demo clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip "setuptools<81" wheel
+
+$(VENV)/.installed: $(BIN)/python setup.cfg pyproject.toml
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $@
+
+setup: $(VENV)/.installed
+
+db: setup
+	mkdir -p var
+	$(BIN)/minimart -c $(INI) db upgrade
+
+demo: db
+	$(BIN)/minimart -c $(INI) load-demo
+
+## Set up, migrate the SQLite database, load the demo catalog and serve on 127.0.0.1:6543.
+run: demo
+	$(BIN)/pserve $(INI)
+
+lint: setup
+	$(BIN)/ruff check src tests
+
+## Set up and run the whole test suite (PostgreSQL at 127.0.0.1:5432 for the integration tests).
+test: setup lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) var build *.egg-info src/*.egg-info

@@ -1,0 +1,1 @@
+"""SQLAlchemy adapters: tables, repositories and the database plumbing for pyramid_tm."""

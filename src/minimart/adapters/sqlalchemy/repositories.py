@@ -1,0 +1,185 @@
+"""Repositories on SQLAlchemy Core through the request's Session (so pyramid_tm owns commits).
+
+Core statements are invisible to zope.sqlalchemy's change tracking, so every write marks
+the session changed; otherwise the transaction manager would roll the work back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Executable, Row, bindparam, func, or_, select, tuple_
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from zope.sqlalchemy import mark_changed
+
+from minimart.adapters.sqlalchemy.tables import accounts, audit_events, items
+from minimart.domain.accounts import Account, Role
+from minimart.domain.audit import AuditEvent
+from minimart.domain.catalog import Item, ItemQuery
+from minimart.domain.errors import Conflict
+from minimart.domain.money import Money
+
+
+class _Repository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def _write(self, statement: Executable) -> Any:
+        result = self._session.execute(statement)
+        mark_changed(self._session)
+        return result
+
+
+def _item_from_row(row: Row[Any], currency: str) -> Item:
+    return Item(id=row.id, sku=row.sku, name=row.name, description=row.description,
+                price=Money(row.price, currency), stock=row.stock, available=row.available,
+                featured=row.featured, archived=row.archived, version=row.version,
+                created_at=row.created_at, updated_at=row.updated_at)
+
+
+def _item_values(item: Item) -> dict[str, Any]:
+    return {"sku": item.sku, "name": item.name, "name_key": item.name.lower(),
+            "description": item.description, "price": item.price.amount, "stock": item.stock,
+            "available": item.available, "featured": item.featured, "archived": item.archived,
+            "version": item.version, "updated_at": item.updated_at}
+
+
+_SORT_COLUMNS = {"name": items.c.name_key, "price": items.c.price, "created": items.c.created_at}
+
+
+def _sku_conflict(sku: str | None) -> Conflict:
+    return Conflict(f"sku {sku!r} is taken", code="sku_taken")
+
+
+class SqlAlchemyItemRepository(_Repository):
+    def __init__(self, session: Session, currency: str) -> None:
+        super().__init__(session)
+        self._currency = currency
+
+    def add(self, item: Item) -> None:
+        try:
+            self._write(items.insert().values(id=item.id, created_at=item.created_at,
+                                              **_item_values(item)))
+        except IntegrityError as error:
+            raise _sku_conflict(item.sku) from error
+
+    def get(self, item_id: str) -> Item | None:
+        row = self._session.execute(select(items).where(items.c.id == item_id)).first()
+        return None if row is None else _item_from_row(row, self._currency)
+
+    def get_by_sku(self, sku: str) -> Item | None:
+        row = self._session.execute(select(items).where(items.c.sku == sku)).first()
+        return None if row is None else _item_from_row(row, self._currency)
+
+    def list(self, query: ItemQuery) -> Sequence[Item]:
+        statement = select(items).where(*self._filters(query))
+        column = _SORT_COLUMNS[query.sort.key]
+        if query.after is not None:
+            mark = tuple_(bindparam(None, query.after.value, type_=column.type),
+                          bindparam(None, query.after.id, type_=items.c.id.type))
+            position = tuple_(column, items.c.id)
+            statement = statement.where(position < mark if query.sort.descending
+                                        else position > mark)
+        if query.sort.descending:
+            statement = statement.order_by(column.desc(), items.c.id.desc())
+        else:
+            statement = statement.order_by(column, items.c.id)
+        rows = self._session.execute(statement.limit(query.limit))
+        return [_item_from_row(row, self._currency) for row in rows]
+
+    @staticmethod
+    def _filters(query: ItemQuery) -> list[ColumnElement[bool]]:
+        filters: list[ColumnElement[bool]] = []
+        if not query.include_archived:
+            filters.append(items.c.archived.is_(False))
+        if query.text:
+            text = query.text.lower()
+            filters.append(or_(items.c.name_key.contains(text, autoescape=True),
+                               func.lower(items.c.description).contains(text, autoescape=True)))
+        if query.min_price is not None:
+            filters.append(items.c.price >= query.min_price)
+        if query.max_price is not None:
+            filters.append(items.c.price <= query.max_price)
+        if query.in_stock:
+            filters.append(items.c.stock > 0)
+        if query.available is not None:
+            filters.append(items.c.available.is_(query.available))
+        if query.featured is not None:
+            filters.append(items.c.featured.is_(query.featured))
+        return filters
+
+    def update(self, item: Item, expected_version: int) -> bool:
+        statement = (items.update()
+                     .where(items.c.id == item.id, items.c.version == expected_version)
+                     .values(**_item_values(item)))
+        try:
+            return self._write(statement).rowcount == 1
+        except IntegrityError as error:
+            raise _sku_conflict(item.sku) from error
+
+    def adjust_stock(self, item_id: str, delta: int, at: datetime) -> Item | None:
+        statement = (items.update()
+                     .where(items.c.id == item_id, items.c.stock + delta >= 0)
+                     .values(stock=items.c.stock + delta, version=items.c.version + 1,
+                             updated_at=at)
+                     .returning(*items.c))
+        row = self._write(statement).first()
+        return None if row is None else _item_from_row(row, self._currency)
+
+    def archive(self, item_id: str, at: datetime) -> None:
+        self._write(items.update().where(items.c.id == item_id)
+                    .values(archived=True, version=items.c.version + 1, updated_at=at))
+
+    def count(self) -> int:
+        return self._session.execute(select(func.count()).select_from(items)).scalar_one()
+
+
+def _account_from_row(row: Row[Any]) -> Account:
+    return Account(id=row.id, email=row.email, name=row.name, role=Role(row.role),
+                   password_hash=row.password_hash, disabled=row.disabled,
+                   created_at=row.created_at)
+
+
+class SqlAlchemyAccountRepository(_Repository):
+    def add(self, account: Account) -> None:
+        try:
+            self._write(accounts.insert().values(
+                id=account.id, email=account.email, name=account.name, role=account.role.value,
+                password_hash=account.password_hash, disabled=account.disabled,
+                created_at=account.created_at))
+        except IntegrityError as error:
+            raise Conflict("an account with this email exists", code="email_taken") from error
+
+    def get(self, account_id: str) -> Account | None:
+        row = self._session.execute(select(accounts).where(accounts.c.id == account_id)).first()
+        return None if row is None else _account_from_row(row)
+
+    def get_by_email(self, email: str) -> Account | None:
+        row = self._session.execute(select(accounts).where(accounts.c.email == email)).first()
+        return None if row is None else _account_from_row(row)
+
+    def set_password_hash(self, account_id: str, password_hash: str) -> None:
+        self._write(accounts.update().where(accounts.c.id == account_id)
+                    .values(password_hash=password_hash))
+
+
+class SqlAlchemyAuditLog(_Repository):
+    def record(self, event: AuditEvent) -> None:
+        self._write(audit_events.insert().values(
+            id=event.id, at=event.at, actor_id=event.actor_id, action=event.action,
+            entity_type=event.entity_type, entity_id=event.entity_id, changes=event.changes,
+            request_id=event.request_id))
+
+    def recent(self, entity_id: str | None = None, limit: int = 100) -> list[AuditEvent]:
+        statement = select(audit_events).order_by(audit_events.c.at.desc(),
+                                                  audit_events.c.id.desc()).limit(limit)
+        if entity_id is not None:
+            statement = statement.where(audit_events.c.entity_id == entity_id)
+        return [AuditEvent(id=r.id, at=r.at, actor_id=r.actor_id, action=r.action,
+                           entity_type=r.entity_type, entity_id=r.entity_id, changes=r.changes,
+                           request_id=r.request_id)
+                for r in self._session.execute(statement)]
+

@@ -1,0 +1,77 @@
+"""The schema, as SQLAlchemy Core tables. Alembic migrations create it; tests compare the two."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from minimart.adapters.sqlalchemy.types import UtcDateTime, sort_key_string
+
+metadata = MetaData(naming_convention={
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+JsonDocument = JSON().with_variant(JSONB(), "postgresql")
+
+items = Table(
+    "items", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("sku", String(64), unique=True),
+    Column("name", String(120), nullable=False),
+    Column("name_key", sort_key_string(120), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("price", BigInteger, nullable=False),
+    Column("stock", Integer, nullable=False),
+    Column("available", Boolean, nullable=False, default=True),
+    Column("featured", Boolean, nullable=False, default=False),
+    Column("archived", Boolean, nullable=False, default=False),
+    Column("version", Integer, nullable=False, default=1),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    CheckConstraint("stock >= 0", name="stock_not_negative"),
+    CheckConstraint("price >= 0", name="price_not_negative"),
+    Index(None, "name_key", "id"),
+    Index(None, "price", "id"),
+    Index(None, "created_at", "id"),
+)
+
+accounts = Table(
+    "accounts", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("email", String(254), nullable=False, unique=True),
+    Column("name", String(120), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", String(255), nullable=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+audit_events = Table(
+    "audit_events", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("actor_id", String(32)),
+    Column("action", String(64), nullable=False),
+    Column("entity_type", String(32), nullable=False),
+    Column("entity_id", String(64), nullable=False),
+    Column("changes", JsonDocument, nullable=False),
+    Column("request_id", String(128)),
+    Index(None, "entity_type", "entity_id", "at"),
+    Index(None, "at", "id"),
+)

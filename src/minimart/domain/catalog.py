@@ -1,0 +1,218 @@
+"""The catalog: items a shop sells, how shoppers find them, and how staff change them."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from minimart.domain.accounts import Actor, Permission
+from minimart.domain.audit import AuditEvent, diff
+from minimart.domain.errors import Conflict, InsufficientStock, NotFound, PreconditionFailed
+from minimart.domain.ids import new_id
+from minimart.domain.money import Money
+from minimart.domain.ports import AuditLog, Clock, ItemRepository
+
+T = TypeVar("T")
+
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    id: str
+    sku: str | None
+    name: str
+    description: str
+    price: Money
+    stock: int
+    created_at: datetime
+    updated_at: datetime
+    available: bool = True
+    featured: bool = False
+    archived: bool = False
+    version: int = 1
+
+    @property
+    def in_stock(self) -> bool:
+        return self.stock > 0
+
+    def editable_fields(self) -> dict[str, Any]:
+        return {"sku": self.sku, "name": self.name, "description": self.description,
+                "price": self.price.amount, "stock": self.stock,
+                "available": self.available, "featured": self.featured}
+
+
+EDITABLE_FIELDS = frozenset({"sku", "name", "description", "price", "stock",
+                             "available", "featured"})
+
+
+class ItemSort(enum.StrEnum):
+    """A listing order; the leading '-' means descending. Every order ends on id (keyset)."""
+
+    NAME = "name"
+    NAME_DESC = "-name"
+    PRICE = "price"
+    PRICE_DESC = "-price"
+    CREATED = "created"
+    CREATED_DESC = "-created"
+
+    @property
+    def descending(self) -> bool:
+        return self.value.startswith("-")
+
+    @property
+    def key(self) -> str:
+        return self.value.lstrip("-")
+
+
+@dataclass(frozen=True, slots=True)
+class PageAfter:
+    """Where the previous page ended: the last item's sort value and id."""
+
+    value: Any
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ItemQuery:
+    text: str | None = None
+    min_price: int | None = None
+    max_price: int | None = None
+    in_stock: bool = False
+    available: bool | None = None
+    featured: bool | None = None
+    include_archived: bool = False
+    sort: ItemSort = ItemSort.NAME
+    limit: int = DEFAULT_PAGE_SIZE
+    after: PageAfter | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    entries: list[T]
+    next_after: PageAfter | None = None
+
+
+def sort_value(item: Item, sort: ItemSort) -> Any:
+    return {"name": item.name, "price": item.price.amount, "created": item.created_at}[sort.key]
+
+
+@dataclass(frozen=True, slots=True)
+class NewItem:
+    name: str
+    price: int
+    stock: int = 0
+    description: str = ""
+    sku: str | None = None
+    available: bool = True
+    featured: bool = False
+
+
+class CatalogService:
+    def __init__(self, items: ItemRepository, audit: AuditLog, clock: Clock,
+                 currency: str) -> None:
+        self._items = items
+        self._audit = audit
+        self._clock = clock
+        self._currency = currency
+
+    # --- reading -------------------------------------------------------
+    def list_items(self, query: ItemQuery, actor: Actor) -> Page[Item]:
+        if query.include_archived and not actor.can(Permission.CATALOG_WRITE):
+            query = replace(query, include_archived=False)
+        limit = max(1, min(query.limit, MAX_PAGE_SIZE))
+        rows = self._items.list(replace(query, limit=limit + 1))
+        if len(rows) <= limit:
+            return Page(rows)
+        last = rows[limit - 1]
+        return Page(rows[:limit], PageAfter(sort_value(last, query.sort), last.id))
+
+    def get_item(self, item_id: str, actor: Actor) -> Item:
+        item = self._items.get(item_id)
+        if item is None or (item.archived and not actor.can(Permission.CATALOG_WRITE)):
+            raise NotFound("no such item")
+        return item
+
+    # --- changing ------------------------------------------------------
+    def create_item(self, new: NewItem, actor: Actor) -> Item:
+        actor.require(Permission.CATALOG_WRITE)
+        self._ensure_sku_free(new.sku, None)
+        now = self._clock.now()
+        item = Item(id=new_id(), sku=new.sku, name=new.name, description=new.description,
+                    price=Money(new.price, self._currency), stock=new.stock,
+                    available=new.available, featured=new.featured,
+                    created_at=now, updated_at=now)
+        self._items.add(item)
+        self._record(actor, "item.created", item.id, diff({}, item.editable_fields()))
+        return item
+
+    def update_item(self, item_id: str, changes: dict[str, Any], actor: Actor,
+                    expected_version: int | None = None) -> Item:
+        """Apply field changes; with expected_version, refuse to overwrite someone else's edit."""
+        actor.require(Permission.CATALOG_WRITE)
+        unknown = set(changes) - EDITABLE_FIELDS
+        if unknown:
+            raise ValueError(f"not editable: {sorted(unknown)}")
+        item = self._items.get(item_id)
+        if item is None:
+            raise NotFound("no such item")
+        version = item.version if expected_version is None else expected_version
+        if version != item.version:
+            raise PreconditionFailed("the item changed since you read it")
+        if "sku" in changes and changes["sku"] != item.sku:
+            self._ensure_sku_free(changes["sku"], item.id)
+        fields = dict(changes)
+        if "price" in fields:
+            fields["price"] = Money(fields["price"], self._currency)
+        updated = replace(item, **fields, updated_at=self._clock.now(), version=version + 1)
+        if not self._items.update(updated, expected_version=version):
+            raise PreconditionFailed("the item changed since you read it")
+        self._record(actor, "item.updated", item.id,
+                     diff(item.editable_fields(), updated.editable_fields()))
+        return updated
+
+    def adjust_stock(self, item_id: str, delta: int, reason: str, actor: Actor) -> Item:
+        """Add or remove stock atomically in the database; never below zero."""
+        actor.require(Permission.CATALOG_WRITE)
+        before = self._items.get(item_id)
+        if before is None:
+            raise NotFound("no such item")
+        after = self._items.adjust_stock(item_id, delta, self._clock.now())
+        if after is None:
+            current = self._items.get(item_id)
+            available = current.stock if current else 0
+            raise InsufficientStock(
+                "stock cannot go below zero",
+                details={"item_id": item_id, "requested": -delta, "available": available})
+        self._record(actor, "item.stock_adjusted", item_id,
+                     {"stock": [after.stock - delta, after.stock], "delta": [None, delta],
+                      "reason": [None, reason]})
+        return after
+
+    def archive_item(self, item_id: str, actor: Actor) -> None:
+        """Hide an item from the storefront; orders that name it keep it. Repeating is harmless."""
+        actor.require(Permission.CATALOG_WRITE)
+        item = self._items.get(item_id)
+        if item is None:
+            raise NotFound("no such item")
+        if item.archived:
+            return
+        self._items.archive(item_id, self._clock.now())
+        self._record(actor, "item.archived", item_id, {"archived": [False, True]})
+
+    def _ensure_sku_free(self, sku: str | None, own_id: str | None) -> None:
+        if sku is None:
+            return
+        holder = self._items.get_by_sku(sku)
+        if holder is not None and holder.id != own_id:
+            raise Conflict(f"sku {sku!r} is taken", code="sku_taken")
+
+    def _record(self, actor: Actor, action: str, item_id: str,
+                changes: dict[str, list[Any]]) -> None:
+        self._audit.record(AuditEvent(
+            id=new_id(), at=self._clock.now(), actor_id=actor.account_id, action=action,
+            entity_type="item", entity_id=item_id, changes=changes,
+            request_id=actor.request_id))

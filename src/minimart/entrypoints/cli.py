@@ -1,0 +1,125 @@
+"""The `minimart` command: the owner's tools, driving the same services as the web app.
+
+Each command runs in one transaction (`with request.tm`). Expected failures print
+`code: message` and exit 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from importlib import resources
+from typing import Any
+
+from pyramid.paster import bootstrap, setup_logging
+from pyramid.request import Request
+
+from minimart.adapters.sqlalchemy.database import upgrade_schema
+from minimart.domain.accounts import Actor, Role
+from minimart.domain.catalog import NewItem
+from minimart.domain.errors import DomainError
+
+
+class CliError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _password_from_user() -> str:
+    password = os.environ.get("MINIMART_PASSWORD")
+    if password:
+        return password
+    if not sys.stdin.isatty():
+        raise CliError("password_missing",
+                       "set MINIMART_PASSWORD or run on a terminal to be asked")
+    first = getpass.getpass("Password: ")
+    if first != getpass.getpass("Password again: "):
+        raise CliError("password_mismatch", "the two passwords differ")
+    return first
+
+
+def create_account(request: Request, args: argparse.Namespace) -> str:
+    account = request.services.accounts.create_account(
+        args.email, _password_from_user(), args.name, Role(args.role), _actor(request))
+    return account.id
+
+
+def load_demo(request: Request, args: argparse.Namespace) -> str:
+    """Load the demo catalog once; items whose sku exists already are left alone."""
+    catalog = request.services.catalog
+    entries = json.loads(resources.files("minimart").joinpath("demo_catalog.json").read_text())
+    added = 0
+    for entry in entries:
+        try:
+            catalog.create_item(NewItem(**entry), _actor(request))
+            added += 1
+        except DomainError as error:
+            if error.code != "sku_taken":
+                raise
+    return f"demo catalog: {added} items added, {len(entries) - added} already there"
+
+
+def db_upgrade(request: Request, args: argparse.Namespace) -> str:
+    upgrade_schema(request.registry.container.engine)
+    return "database schema is current"
+
+
+def _actor(request: Request) -> Actor:
+    return Actor.system(request_id=f"cli:{os.getpid()}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="minimart", description=__doc__)
+    parser.add_argument("-c", "--config", default="development.ini",
+                        help="the ini file (default: development.ini)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    create = commands.add_parser("create-account", help="create an account of any role")
+    create.add_argument("--email", required=True)
+    create.add_argument("--name", required=True)
+    create.add_argument("--role", required=True, choices=[r.value for r in Role])
+    create.set_defaults(handler=create_account, transactional=True)
+
+    demo = commands.add_parser("load-demo", help="load the demo catalog")
+    demo.set_defaults(handler=load_demo, transactional=True)
+
+    db = commands.add_parser("db", help="database schema")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    upgrade = db_commands.add_parser("upgrade", help="apply the migrations")
+    upgrade.set_defaults(handler=db_upgrade, transactional=False)
+    return parser
+
+
+Handler = Callable[[Request, argparse.Namespace], Any]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if not os.path.exists(args.config):
+        print(f"config_missing: no such ini file: {args.config}", file=sys.stderr)
+        return 1
+    setup_logging(args.config)
+    handler: Handler = args.handler
+    try:
+        with bootstrap(args.config) as env:
+            request = env["request"]
+            if args.transactional:
+                with request.tm:
+                    result = handler(request, args)
+            else:
+                result = handler(request, args)
+    except (DomainError, CliError) as error:
+        print(f"{error.code}: {error.message}", file=sys.stderr)
+        return 1
+    print(result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""The Pyramid web entrypoint: transactions, security, errors, operations and the REST API."""
+
+from __future__ import annotations
+
+from pyramid.config import Configurator
+from pyramid.renderers import JSON
+from pyramid.request import Request
+from pyramid.tweens import INGRESS
+from sqlalchemy.orm import Session
+
+from minimart.composition import Services
+
+
+def _dbsession(request: Request) -> Session:
+    return request.registry.container.session(request.tm)
+
+
+def _services(request: Request) -> Services:
+    return request.registry.container.services(request.dbsession)
+
+
+def includeme(config: Configurator) -> None:
+    config.add_settings({"tm.manager_hook": "pyramid_tm.explicit_manager",
+                         "retry.attempts": config.get_settings().get("retry.attempts", 3)})
+    config.include("pyramid_tm")
+    config.include("pyramid_retry")
+    config.add_request_method(_dbsession, "dbsession", reify=True)
+    config.add_request_method(_services, "services", reify=True)
+    config.add_tween("minimart.entrypoints.web.request_id.request_id_tween_factory",
+                     under=INGRESS)
+    config.include(".security")
+    config.include(".errors")
+    config.include(".ops")
+    config.include(".api")
+    config.add_renderer(None, JSON())

@@ -1,0 +1,8 @@
+"""The REST API under /api/v1: one module per resource, each with its schemas and views."""
+
+from pyramid.config import Configurator
+
+
+def includeme(config: Configurator) -> None:
+    config.include(".items", route_prefix="/api/v1")
+    config.include(".accounts", route_prefix="/api/v1")

@@ -1,0 +1,68 @@
+"""/api/v1/accounts and /api/v1/auth/token: register, sign in, and read oneself."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, fields, validate
+from pyramid.config import Configurator
+from pyramid.request import Request
+
+from minimart.domain.accounts import MAX_PASSWORD_LENGTH, Permission
+from minimart.entrypoints.web.api.body import json_body
+
+
+class AccountSchema(Schema):
+    id = fields.String()
+    email = fields.String()
+    name = fields.String()
+    role = fields.String()
+    created_at = fields.DateTime()
+
+
+class Registration(Schema):
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    password = fields.String(required=True,
+                             validate=validate.Length(min=1, max=MAX_PASSWORD_LENGTH))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+
+
+class Credentials(Schema):
+    email = fields.String(required=True, validate=validate.Length(min=1, max=254))
+    password = fields.String(required=True,
+                             validate=validate.Length(min=1, max=MAX_PASSWORD_LENGTH))
+
+
+account_schema = AccountSchema()
+
+
+def register(request: Request) -> dict[str, Any]:
+    data = json_body(request, Registration())
+    account = request.services.accounts.register(data["email"], data["password"],
+                                                 data["name"], request.actor)
+    request.response.status_int = 201
+    request.response.location = request.route_url("api.accounts.me")
+    return account_schema.dump(account)
+
+
+def issue_token(request: Request) -> dict[str, Any]:
+    data = json_body(request, Credentials())
+    account = request.services.accounts.authenticate(data["email"], data["password"])
+    codec = request.registry.token_codec
+    request.response.cache_control = "no-store"
+    return {"access_token": codec.issue(account), "token_type": "Bearer",
+            "expires_in": codec.expires_in}
+
+
+def me(request: Request) -> dict[str, Any]:
+    return account_schema.dump(request.account)
+
+
+def includeme(config: Configurator) -> None:
+    config.add_route("api.accounts.list", "/accounts")
+    config.add_route("api.accounts.me", "/accounts/me")
+    config.add_route("api.auth.token", "/auth/token")
+    config.add_view(register, route_name="api.accounts.list", request_method="POST")
+    config.add_view(issue_token, route_name="api.auth.token", request_method="POST")
+    config.add_view(me, route_name="api.accounts.me", request_method="GET",
+                    permission=Permission.VIEW_OWN_ACCOUNT.value)

@@ -1,0 +1,185 @@
+"""/api/v1/items: browse the catalog (public) and manage it (catalog.write)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from pyramid.config import Configurator
+from pyramid.request import Request
+from pyramid.response import Response
+
+from minimart.domain.accounts import Permission
+from minimart.domain.catalog import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    Item,
+    ItemQuery,
+    ItemSort,
+    NewItem,
+)
+from minimart.entrypoints.web.api.body import json_body, query_params
+from minimart.entrypoints.web.api.pagination import (
+    datetime_value,
+    decode_cursor,
+    encode_cursor,
+    integer_value,
+    string_value,
+)
+
+MAX_PRICE = 10**12
+MAX_STOCK = 10**9
+SKU = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+                      error="letters, digits, '.', '_' or '-', at most 64")
+
+
+class ItemSchema(Schema):
+    id = fields.String()
+    sku = fields.String(allow_none=True)
+    name = fields.String()
+    description = fields.String()
+    price = fields.Function(lambda item: item.price.amount)
+    currency = fields.Function(lambda item: item.price.currency)
+    stock = fields.Integer()
+    available = fields.Boolean()
+    featured = fields.Boolean()
+    archived = fields.Boolean()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class ItemListQuery(Schema):
+    q = fields.String(validate=validate.Length(max=200))
+    min_price = fields.Integer(validate=validate.Range(min=0, max=MAX_PRICE))
+    max_price = fields.Integer(validate=validate.Range(min=0, max=MAX_PRICE))
+    in_stock = fields.Boolean()
+    available = fields.Boolean()
+    featured = fields.Boolean()
+    include_archived = fields.Boolean()
+    sort = fields.Enum(ItemSort, by_value=True, load_default=ItemSort.NAME)
+    limit = fields.Integer(validate=validate.Range(min=1, max=MAX_PAGE_SIZE),
+                           load_default=DEFAULT_PAGE_SIZE)
+    cursor = fields.String(validate=validate.Length(max=2000))
+
+
+class _ItemFields(Schema):
+    name = fields.String(validate=validate.Length(min=1, max=120))
+    description = fields.String(validate=validate.Length(max=5000))
+    price = fields.Integer(strict=True, validate=validate.Range(min=0, max=MAX_PRICE))
+    stock = fields.Integer(strict=True, validate=validate.Range(min=0, max=MAX_STOCK))
+    sku = fields.String(allow_none=True, validate=SKU)
+    available = fields.Boolean()
+    featured = fields.Boolean()
+
+
+class ItemCreate(_ItemFields):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    price = fields.Integer(strict=True, required=True,
+                           validate=validate.Range(min=0, max=MAX_PRICE))
+
+
+class ItemPatch(_ItemFields):
+    @validates_schema
+    def not_empty(self, data: dict[str, Any], **_: Any) -> None:
+        if not data:
+            raise ValidationError("name at least one field to change", "_schema")
+
+
+class StockAdjustment(Schema):
+    delta = fields.Integer(strict=True, required=True,
+                           validate=validate.Range(min=-MAX_STOCK, max=MAX_STOCK))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+_CURSOR_VALUES = {"name": string_value, "price": integer_value, "created": datetime_value}
+_ETAG = re.compile(r'^(?:W/)?"v(\d{1,9})"$')
+item_schema = ItemSchema()
+
+
+def _with_etag(request: Request, item: Item) -> dict[str, Any]:
+    request.response.etag = f"v{item.version}"
+    return item_schema.dump(item)
+
+
+def _expected_version(request: Request) -> int | None:
+    """The version named by If-Match; an unreadable tag can match nothing (412)."""
+    header = request.headers.get("If-Match")
+    if header is None or header.strip() == "*":
+        return None
+    for tag in header.split(","):
+        match = _ETAG.match(tag.strip())
+        if match:
+            return int(match.group(1))
+    return 0
+
+
+def list_items(request: Request) -> dict[str, Any]:
+    params = query_params(request, ItemListQuery())
+    sort: ItemSort = params["sort"]
+    after = None
+    if "cursor" in params:
+        after = decode_cursor(params["cursor"], sort.value, _CURSOR_VALUES[sort.key])
+    query = ItemQuery(
+        text=params.get("q") or None, min_price=params.get("min_price"),
+        max_price=params.get("max_price"), in_stock=params.get("in_stock", False),
+        available=params.get("available"), featured=params.get("featured"),
+        include_archived=params.get("include_archived", False), sort=sort,
+        limit=params["limit"], after=after)
+    page = request.services.catalog.list_items(query, request.actor)
+    return {"data": item_schema.dump(page.entries, many=True),
+            "next_cursor": page.next_after and encode_cursor(sort.value, page.next_after)}
+
+
+def get_item(request: Request) -> dict[str, Any]:
+    request.response.conditional_response = True
+    item = request.services.catalog.get_item(request.matchdict["id"], request.actor)
+    return _with_etag(request, item)
+
+
+def create_item(request: Request) -> dict[str, Any]:
+    data = json_body(request, ItemCreate())
+    item = request.services.catalog.create_item(NewItem(**data), request.actor)
+    request.response.status_int = 201
+    request.response.location = request.route_url("api.items.detail", id=item.id)
+    return _with_etag(request, item)
+
+
+def update_item(request: Request) -> dict[str, Any]:
+    changes = json_body(request, ItemPatch())
+    item = request.services.catalog.update_item(
+        request.matchdict["id"], changes, request.actor,
+        expected_version=_expected_version(request))
+    return _with_etag(request, item)
+
+
+def adjust_stock(request: Request) -> dict[str, Any]:
+    data = json_body(request, StockAdjustment())
+    item = request.services.catalog.adjust_stock(request.matchdict["id"], data["delta"],
+                                                 data["reason"], request.actor)
+    request.response.status_int = 201
+    return _with_etag(request, item)
+
+
+def archive_item(request: Request) -> Response:
+    request.services.catalog.archive_item(request.matchdict["id"], request.actor)
+    response = request.response
+    response.status_int = 204
+    return response
+
+
+def includeme(config: Configurator) -> None:
+    config.add_route("api.items.list", "/items")
+    config.add_route("api.items.detail", "/items/{id}")
+    config.add_route("api.items.stock_adjustments", "/items/{id}/stock-adjustments")
+    write = Permission.CATALOG_WRITE.value
+    config.add_view(list_items, route_name="api.items.list", request_method="GET")
+    config.add_view(create_item, route_name="api.items.list", request_method="POST",
+                    permission=write)
+    config.add_view(get_item, route_name="api.items.detail", request_method="GET")
+    config.add_view(update_item, route_name="api.items.detail", request_method="PATCH",
+                    permission=write)
+    config.add_view(archive_item, route_name="api.items.detail", request_method="DELETE",
+                    permission=write)
+    config.add_view(adjust_stock, route_name="api.items.stock_adjustments",
+                    request_method="POST", permission=write)

@@ -1,0 +1,108 @@
+"""The one place that turns failures into HTTP answers: the JSON error envelope of API.md.
+
+pyramid_tm aborts the transaction whenever one of these views renders, so a failed
+request changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from marshmallow import ValidationError
+from pyramid.config import Configurator
+from pyramid.httpexceptions import HTTPException
+from pyramid.request import Request
+from pyramid.response import Response
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from minimart.domain import errors
+from minimart.entrypoints.web.problems import HttpProblem, error_body
+
+log = logging.getLogger(__name__)
+
+STATUS_OF: list[tuple[type[errors.DomainError], int]] = [
+    (errors.NotFound, 404),
+    (errors.Conflict, 409),
+    (errors.ValidationFailed, 422),
+    (errors.PreconditionFailed, 412),
+    (errors.Unauthenticated, 401),
+    (errors.Forbidden, 403),
+    (errors.Unavailable, 503),
+]
+
+CODE_OF_STATUS = {400: "bad_request", 401: "unauthenticated", 403: "forbidden",
+                  404: "not_found", 405: "method_not_allowed", 409: "conflict",
+                  412: "precondition_failed", 413: "payload_too_large",
+                  415: "unsupported_media_type", 422: "validation_failed",
+                  429: "rate_limited", 503: "unavailable"}
+
+
+def json_error(request: Request, status: int, code: str, message: str,
+               details: dict[str, Any] | None = None) -> Response:
+    response = request.response
+    response.status_int = status
+    response.content_type = "application/json"
+    response.json_body = error_body(code, message, details)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+def domain_error_view(exc: errors.DomainError, request: Request) -> Response:
+    status = next(code for kind, code in STATUS_OF if isinstance(exc, kind))
+    return json_error(request, status, exc.code, exc.message, exc.details)
+
+
+def problem_view(exc: HttpProblem, request: Request) -> Response:
+    return json_error(request, exc.status, exc.code, exc.message, exc.details)
+
+
+def validation_view(exc: ValidationError, request: Request) -> Response:
+    messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+    return json_error(request, 422, "validation_failed", "the request is not valid", messages)
+
+
+def forbidden_view(request: Request) -> Response:
+    if request.account is None:
+        return json_error(request, 401, "unauthenticated", "sign in with a bearer token")
+    return json_error(request, 403, "forbidden", "your role may not do this")
+
+
+def notfound_view(request: Request) -> Response:
+    if request.matched_route is not None:
+        return json_error(request, 405, "method_not_allowed",
+                          f"{request.method} is not allowed here")
+    return json_error(request, 404, "not_found", "no such resource")
+
+
+def http_exception_view(exc: HTTPException, request: Request) -> Response:
+    status = exc.code or 500
+    return json_error(request, status, CODE_OF_STATUS.get(status, "error"),
+                      exc.explanation or exc.title)
+
+
+def database_unavailable_view(exc: DBAPIError, request: Request) -> Response:
+    log.error("database unavailable: %s", exc.__class__.__name__, exc_info=exc)
+    return json_error(request, 503, "unavailable",
+                      "the database is unavailable; nothing was changed, retry is safe")
+
+
+def internal_error_view(exc: Exception, request: Request) -> Response:
+    log.error("unhandled error on %s %s", request.method, request.path, exc_info=exc)
+    return json_error(request, 500, "internal_error",
+                      "something went wrong on our side; nothing was changed")
+
+
+def includeme(config: Configurator) -> None:
+    config.add_exception_view(domain_error_view, context=errors.DomainError)
+    config.add_exception_view(problem_view, context=HttpProblem)
+    config.add_exception_view(validation_view, context=ValidationError)
+    config.add_forbidden_view(forbidden_view)
+    config.add_notfound_view(notfound_view)
+    config.add_exception_view(http_exception_view, context=HTTPException)
+    config.add_exception_view(database_unavailable_view, context=OperationalError)
+    config.add_exception_view(database_unavailable_view, context=PoolTimeout)
+    config.add_exception_view(internal_error_view, context=Exception)
+

@@ -1,0 +1,88 @@
+"""One Pyramid 2 security policy: identity from the bearer token, permissions from roles.
+
+pyramid-jwt is used only as the token codec; its legacy authentication policy cannot sit
+beside a Pyramid 2 security policy. The algorithm is pinned; a token whose account has
+since been deleted or disabled identifies nobody.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from pyramid.security import Allowed, Denied
+from pyramid.config import Configurator
+from pyramid.request import Request
+from pyramid_jwt import create_jwt_authentication_policy
+
+from minimart.domain.accounts import ROLE_PERMISSIONS, Account, Actor
+from minimart.domain.ids import new_id
+
+ALGORITHM = "HS256"
+
+
+class TokenCodec:
+    def __init__(self, config: Configurator, secret: str, expiration_seconds: int) -> None:
+        self.expires_in = expiration_seconds
+        self._jwt = create_jwt_authentication_policy(
+            config, private_key=secret, algorithm=ALGORITHM,
+            expiration=timedelta(seconds=expiration_seconds), auth_type="Bearer")
+
+    def issue(self, account: Account) -> str:
+        # PyJWT 2.10+ treats a non-string `sub` as invalid: ids are strings already.
+        return self._jwt.create_token(account.id, jti=new_id())
+
+    def subject(self, request: Request) -> str | None:
+        """The account id a valid, unexpired, correctly signed bearer token names."""
+        sub = self._jwt.get_claims(request).get("sub")
+        return sub if isinstance(sub, str) else None
+
+
+class MinimartSecurityPolicy:
+    def identity(self, request: Request) -> Account | None:
+        return request.account
+
+    def authenticated_userid(self, request: Request) -> str | None:
+        account = request.account
+        return None if account is None else account.id
+
+    def permits(self, request: Request, context: Any, permission: str) -> Allowed | Denied:
+        account = request.account
+        if account is None:
+            return Denied("not signed in")
+        if permission in ROLE_PERMISSIONS[account.role]:
+            return Allowed(f"role {account.role} has {permission}")
+        return Denied(f"role {account.role} lacks {permission}")
+
+    def remember(self, request: Request, userid: str, **kw: Any) -> list[tuple[str, str]]:
+        return []
+
+    def forget(self, request: Request, **kw: Any) -> list[tuple[str, str]]:
+        return []
+
+
+def _account(request: Request) -> Account | None:
+    account_id = request.registry.token_codec.subject(request)
+    if account_id is None:
+        return None
+    account = request.services.accounts.find_active(account_id)
+    request.authenticated_account_id = account and account.id
+    return account
+
+
+def _actor(request: Request) -> Actor:
+    account = request.account
+    request_id = getattr(request, "request_id", None)
+    if account is None:
+        return Actor.anonymous(request_id)
+    return Actor(account_id=account.id, role=account.role, request_id=request_id)
+
+
+def includeme(config: Configurator) -> None:
+    settings = config.registry.container.settings
+    config.registry.token_codec = TokenCodec(config, settings.jwt_secret,
+                                             settings.jwt_expiration_seconds)
+    config.set_security_policy(MinimartSecurityPolicy())
+    config.add_request_method(_account, "account", reify=True)
+    config.add_request_method(_actor, "actor", reify=True)
+
