@@ -36,6 +36,8 @@ class Settings:
     jwt_expiration_seconds: int
     currency: str
     order_ttl_minutes: int
+    tax_rate_bps: int
+    delivery_fee: int
     max_body_bytes: int
     argon2_time_cost: int
     argon2_memory_cost: int
@@ -103,6 +105,8 @@ def load_settings(raw: Mapping[str, Any], environ: Mapping[str, str]) -> Setting
         jwt_expiration_seconds=_int(raw, "minimart.jwt_expiration_seconds", 3600, 60),
         currency=currency,
         order_ttl_minutes=_int(raw, "minimart.order_ttl_minutes", 30, 1),
+        tax_rate_bps=_int(raw, "minimart.tax_rate_bps", 0, 0),
+        delivery_fee=_int(raw, "minimart.delivery_fee", 0, 0),
         max_body_bytes=_int(raw, "minimart.max_body_bytes", 1_048_576, 1024),
         argon2_time_cost=_int(raw, "minimart.argon2.time_cost", 3, 1),
         argon2_memory_cost=_int(raw, "minimart.argon2.memory_cost", 65536, 8),

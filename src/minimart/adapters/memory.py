@@ -11,6 +11,9 @@ from minimart.domain.accounts import Account
 from minimart.domain.audit import AuditEvent
 from minimart.domain.catalog import Item, ItemQuery, sort_value
 from minimart.domain.errors import Conflict
+from minimart.domain.money import Money
+from minimart.domain.orders import ClaimedKey, Order, OrderQuery, OrderStatus, Payment, Shortage
+from minimart.domain.payments import PaymentIntent, PaymentProviderUnavailable, PaymentStatus
 
 
 class FixedClock:
@@ -121,6 +124,25 @@ class MemoryItemRepository:
     def count(self) -> int:
         return len(self._items)
 
+    def reserve_stock(self, quantities: dict[str, int], at: datetime) -> list[Shortage]:
+        with self._lock:
+            shortages = [Shortage(item_id, wanted, self._items[item_id].stock)
+                         for item_id, wanted in sorted(quantities.items())
+                         if self._items[item_id].stock < wanted]
+            if not shortages:
+                self._add_stock({k: -v for k, v in quantities.items()}, at)
+            return shortages
+
+    def release_stock(self, quantities: dict[str, int], at: datetime) -> None:
+        with self._lock:
+            self._add_stock(quantities, at)
+
+    def _add_stock(self, deltas: dict[str, int], at: datetime) -> None:
+        for item_id, delta in deltas.items():
+            item = self._items[item_id]
+            self._items[item_id] = replace(item, stock=item.stock + delta, updated_at=at,
+                                           version=item.version + 1)
+
 
 class MemoryAccountRepository:
     def __init__(self) -> None:
@@ -140,3 +162,130 @@ class MemoryAccountRepository:
     def set_password_hash(self, account_id: str, password_hash: str) -> None:
         self._accounts[account_id] = replace(self._accounts[account_id],
                                              password_hash=password_hash)
+
+
+class MemoryOrderRepository:
+    def __init__(self) -> None:
+        self._orders: dict[str, Order] = {}
+        self._lock = threading.Lock()
+
+    def add(self, order: Order) -> None:
+        self._orders[order.id] = order
+
+    def get(self, order_id: str) -> Order | None:
+        return self._orders.get(order_id)
+
+    def list(self, query: OrderQuery) -> list[Order]:
+        rows = sorted((o for o in self._orders.values()
+                       if (query.customer_id is None or o.customer_id == query.customer_id)
+                       and (query.status is None or o.status is query.status)),
+                      key=lambda o: (o.created_at, o.id), reverse=True)
+        if query.after is not None:
+            mark = (query.after.value, query.after.id)
+            rows = [o for o in rows if (o.created_at, o.id) < mark]
+        return rows[: query.limit]
+
+    def transition(self, order_id: str, source: OrderStatus, target: OrderStatus,
+                   at: datetime) -> bool:
+        with self._lock:
+            order = self._orders.get(order_id)
+            if order is None or order.status is not source:
+                return False
+            self._orders[order_id] = replace(order, status=target, updated_at=at)
+            return True
+
+    def set_payment(self, order_id: str, payment: Payment, at: datetime) -> None:
+        with self._lock:
+            self._orders[order_id] = replace(self._orders[order_id], payment=payment,
+                                             updated_at=at)
+
+    def pending_before(self, cutoff: datetime, limit: int) -> list[str]:
+        return [o.id for o in sorted(self._orders.values(), key=lambda o: o.created_at)
+                if o.status is OrderStatus.PENDING_PAYMENT and o.created_at < cutoff][:limit]
+
+
+class MemoryIdempotencyKeys:
+    def __init__(self) -> None:
+        self._keys: dict[tuple[str, str], tuple[ClaimedKey, datetime]] = {}
+        self._lock = threading.Lock()
+
+    def claim(self, account_id: str, key: str, fingerprint: str, order_id: str,
+              at: datetime) -> ClaimedKey | None:
+        with self._lock:
+            held = self._keys.get((account_id, key))
+            if held is not None:
+                return held[0]
+            self._keys[(account_id, key)] = (ClaimedKey(order_id, fingerprint), at)
+            return None
+
+    def forget_before(self, cutoff: datetime) -> int:
+        with self._lock:
+            old = [k for k, (_, at) in self._keys.items() if at < cutoff]
+            for k in old:
+                del self._keys[k]
+            return len(old)
+
+
+class MemoryUnitOfWork:
+    """Counts the intermediate commits a service asks for."""
+
+    def __init__(self) -> None:
+        self.commits = 0
+
+    def commit(self) -> None:
+        self.commits += 1
+
+
+# Stripe's test payment methods, so the same client code works against either gateway.
+DECLINING_METHODS = frozenset({
+    "pm_card_chargeDeclined", "pm_card_visa_chargeDeclined", "pm_card_chargeCustomerFail",
+    "pm_card_chargeDeclinedInsufficientFunds"})
+ACTION_METHODS = frozenset({"pm_card_authenticationRequired", "pm_card_threeDSecure2Required"})
+UNREACHABLE_METHOD = "pm_simulate_provider_down"
+
+
+class MemoryPaymentGateway:
+    """Payments simulated in memory: no money moves. Used by unit tests and development.
+
+    A payment method decides the outcome the way Stripe's test methods do; the same
+    idempotency key always answers the same intent.
+    """
+
+    provider = "memory"
+
+    def __init__(self) -> None:
+        self.intents: dict[str, PaymentIntent] = {}
+        self.refunds: dict[str, tuple[str, Money]] = {}
+        self.calls = 0
+        self.down = False
+        self._lock = threading.Lock()
+
+    def create_intent(self, *, order_id: str, amount: Money, payment_method: str | None,
+                      idempotency_key: str) -> PaymentIntent:
+        with self._lock:
+            self.calls += 1
+            if self.down or payment_method == UNREACHABLE_METHOD:
+                raise PaymentProviderUnavailable("the payment provider cannot be reached")
+            if idempotency_key in self.intents:
+                return self.intents[idempotency_key]
+            status, received = PaymentStatus.REQUIRES_PAYMENT_METHOD, 0
+            if payment_method in DECLINING_METHODS:
+                status = PaymentStatus.DECLINED
+            elif payment_method in ACTION_METHODS:
+                status = PaymentStatus.REQUIRES_ACTION
+            elif payment_method is not None:
+                status, received = PaymentStatus.SUCCEEDED, amount.amount
+            number = len(self.intents) + 1
+            intent = PaymentIntent(id=f"pi_memory_{number}", status=status,
+                                   client_secret=f"pi_memory_{number}_secret_{order_id}",
+                                   amount=amount.amount, currency=amount.currency,
+                                   amount_received=received)
+            self.intents[idempotency_key] = intent
+            return intent
+
+    def refund(self, payment_intent_id: str, amount: Money, idempotency_key: str) -> None:
+        with self._lock:
+            self.calls += 1
+            if self.down:
+                raise PaymentProviderUnavailable("the payment provider cannot be reached")
+            self.refunds.setdefault(idempotency_key, (payment_intent_id, amount))

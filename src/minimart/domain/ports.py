@@ -10,6 +10,16 @@ if TYPE_CHECKING:
     from minimart.domain.accounts import Account
     from minimart.domain.audit import AuditEvent
     from minimart.domain.catalog import Item, ItemQuery
+    from minimart.domain.money import Money
+    from minimart.domain.orders import (
+        ClaimedKey,
+        Order,
+        OrderQuery,
+        OrderStatus,
+        Payment,
+        Shortage,
+    )
+    from minimart.domain.payments import PaymentIntent
 
 
 class Clock(Protocol):
@@ -57,6 +67,15 @@ class ItemRepository(Protocol):
 
     def archive(self, item_id: str, at: datetime) -> None: ...
 
+    def reserve_stock(self, quantities: dict[str, int], at: datetime) -> list[Shortage]:
+        """Take every quantity from stock, all or nothing, by conditional updates in item-id
+        order (no deadlocks). Returns the short lines, having taken nothing, or []."""
+        ...
+
+    def release_stock(self, quantities: dict[str, int], at: datetime) -> None:
+        """Put quantities back into stock (a cancelled or refunded order)."""
+        ...
+
     def count(self) -> int: ...
 
 
@@ -70,3 +89,54 @@ class AccountRepository(Protocol):
     def get_by_email(self, email: str) -> Account | None: ...
 
     def set_password_hash(self, account_id: str, password_hash: str) -> None: ...
+
+
+class OrderRepository(Protocol):
+    def add(self, order: Order) -> None: ...
+
+    def get(self, order_id: str) -> Order | None: ...
+
+    def list(self, query: OrderQuery) -> Sequence[Order]:
+        """Newest first, up to query.limit, after query.after (created_at, id)."""
+        ...
+
+    def transition(self, order_id: str, source: OrderStatus, target: OrderStatus,
+                   at: datetime) -> bool:
+        """Move the order from source to target only if it is still in source; the one
+        guard that makes racing actors take effect once."""
+        ...
+
+    def set_payment(self, order_id: str, payment: Payment, at: datetime) -> None: ...
+
+    def pending_before(self, cutoff: datetime, limit: int) -> list[str]:
+        """Ids of orders still pending payment that were placed before cutoff."""
+        ...
+
+
+class IdempotencyKeys(Protocol):
+    def claim(self, account_id: str, key: str, fingerprint: str, order_id: str,
+              at: datetime) -> ClaimedKey | None:
+        """Take the key for order_id, or return who has it. A concurrent claim of the same
+        key waits for the first to commit or roll back, so only one order is ever made."""
+        ...
+
+    def forget_before(self, cutoff: datetime) -> int: ...
+
+
+class PaymentGateway(Protocol):
+    provider: str
+
+    def create_intent(self, *, order_id: str, amount: Money, payment_method: str | None,
+                      idempotency_key: str) -> PaymentIntent:
+        """Create (and with a payment method, confirm) a payment for the order. Raises
+        PaymentProviderUnavailable when the provider cannot be reached."""
+        ...
+
+    def refund(self, payment_intent_id: str, amount: Money, idempotency_key: str) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    def commit(self) -> None:
+        """Commit what is done so far and begin afresh: a deliberate intermediate commit
+        before calling a payment provider."""
+        ...

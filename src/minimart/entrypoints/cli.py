@@ -22,6 +22,7 @@ from minimart.adapters.sqlalchemy.database import upgrade_schema
 from minimart.domain.accounts import Actor, Role
 from minimart.domain.catalog import NewItem
 from minimart.domain.errors import DomainError
+from minimart.settings import SettingsError
 
 
 class CliError(Exception):
@@ -70,6 +71,12 @@ def db_upgrade(request: Request, args: argparse.Namespace) -> str:
     return "database schema is current"
 
 
+def expire_orders(request: Request, args: argparse.Namespace) -> str:
+    """Cancel unpaid orders past the TTL; safe to run from cron on several hosts at once."""
+    expired = request.services.orders.expire_pending(_actor(request))
+    return f"expired {expired} unpaid orders"
+
+
 def _actor(request: Request) -> Actor:
     return Actor.system(request_id=f"cli:{os.getpid()}")
 
@@ -88,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("load-demo", help="load the demo catalog")
     demo.set_defaults(handler=load_demo, transactional=True)
+
+    expire = commands.add_parser("expire-orders",
+                                 help="cancel unpaid orders past minimart.order_ttl_minutes")
+    expire.set_defaults(handler=expire_orders, transactional=True)
 
     db = commands.add_parser("db", help="database schema")
     db_commands = db.add_subparsers(dest="db_command", required=True)
@@ -116,6 +127,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 result = handler(request, args)
     except (DomainError, CliError) as error:
         print(f"{error.code}: {error.message}", file=sys.stderr)
+        return 1
+    except SettingsError as error:
+        print(f"settings_invalid: {error}", file=sys.stderr)
         return 1
     print(result)
     return 0

@@ -21,14 +21,15 @@ from minimart.domain.audit import AuditEvent
 from minimart.domain.catalog import Item, ItemQuery
 from minimart.domain.errors import Conflict
 from minimart.domain.money import Money
+from minimart.domain.orders import Shortage
 
 
-class _Repository:
+class Repository:
     def __init__(self, session: Session) -> None:
         self._session = session
 
-    def _write(self, statement: Executable) -> Any:
-        result = self._session.execute(statement)
+    def _write(self, statement: Executable, parameters: Any = None) -> Any:
+        result = self._session.execute(statement, parameters)
         mark_changed(self._session)
         return result
 
@@ -54,7 +55,7 @@ def _sku_conflict(sku: str | None) -> Conflict:
     return Conflict(f"sku {sku!r} is taken", code="sku_taken")
 
 
-class SqlAlchemyItemRepository(_Repository):
+class SqlAlchemyItemRepository(Repository):
     def __init__(self, session: Session, currency: str) -> None:
         super().__init__(session)
         self._currency = currency
@@ -136,6 +137,30 @@ class SqlAlchemyItemRepository(_Repository):
     def count(self) -> int:
         return self._session.execute(select(func.count()).select_from(items)).scalar_one()
 
+    def reserve_stock(self, quantities: dict[str, int], at: datetime) -> list[Shortage]:
+        """Conditional decrements in item-id order; on any shortage, put back what was taken
+        (the row locks stay ours until the transaction ends) and report every short line."""
+        taken: dict[str, int] = {}
+        short: list[str] = []
+        for item_id, wanted in sorted(quantities.items()):
+            if short or self.adjust_stock(item_id, -wanted, at) is None:
+                short.append(item_id)
+            else:
+                taken[item_id] = wanted
+        if not short:
+            return []
+        self.release_stock(taken, at)
+        stock = dict(self._session.execute(
+            select(items.c.id, items.c.stock).where(items.c.id.in_(quantities))).all())
+        return [Shortage(item_id, quantities[item_id], stock.get(item_id, 0))
+                for item_id in sorted(quantities) if stock.get(item_id, 0) < quantities[item_id]]
+
+    def release_stock(self, quantities: dict[str, int], at: datetime) -> None:
+        for item_id, quantity in sorted(quantities.items()):
+            self._write(items.update().where(items.c.id == item_id)
+                        .values(stock=items.c.stock + quantity, version=items.c.version + 1,
+                                updated_at=at))
+
 
 def _account_from_row(row: Row[Any]) -> Account:
     return Account(id=row.id, email=row.email, name=row.name, role=Role(row.role),
@@ -143,7 +168,7 @@ def _account_from_row(row: Row[Any]) -> Account:
                    created_at=row.created_at)
 
 
-class SqlAlchemyAccountRepository(_Repository):
+class SqlAlchemyAccountRepository(Repository):
     def add(self, account: Account) -> None:
         try:
             self._write(accounts.insert().values(
@@ -166,7 +191,7 @@ class SqlAlchemyAccountRepository(_Repository):
                     .values(password_hash=password_hash))
 
 
-class SqlAlchemyAuditLog(_Repository):
+class SqlAlchemyAuditLog(Repository):
     def record(self, event: AuditEvent) -> None:
         self._write(audit_events.insert().values(
             id=event.id, at=event.at, actor_id=event.actor_id, action=event.action,

@@ -8,6 +8,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -74,4 +75,55 @@ audit_events = Table(
     Column("request_id", String(128)),
     Index(None, "entity_type", "entity_id", "at"),
     Index(None, "at", "id"),
+)
+
+orders = Table(
+    "orders", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("customer_id", String(32), ForeignKey("accounts.id"), nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("subtotal", BigInteger, nullable=False),
+    Column("tax", BigInteger, nullable=False),
+    Column("delivery_fee", BigInteger, nullable=False),
+    Column("tip", BigInteger, nullable=False),
+    Column("total", BigInteger, nullable=False),
+    Column("fulfilment_type", String(16), nullable=False),
+    Column("delivery_address", Text),
+    Column("note", Text),
+    Column("payment_provider", String(32), nullable=False),
+    Column("payment_status", String(32), nullable=False),
+    Column("payment_intent_id", String(255)),
+    Column("payment_client_secret", String(255)),
+    Column("amount_captured", BigInteger, nullable=False),
+    Column("amount_refunded", BigInteger, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    CheckConstraint("total = subtotal + tax + delivery_fee + tip", name="total_adds_up"),
+    CheckConstraint("amount_refunded <= amount_captured", name="refund_within_capture"),
+    Index(None, "created_at", "id"),
+    Index(None, "customer_id", "created_at", "id"),
+    Index(None, "status", "created_at"),
+)
+
+order_lines = Table(
+    "order_lines", metadata,
+    Column("order_id", String(32), ForeignKey("orders.id"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("item_id", String(32), ForeignKey("items.id"), nullable=False),
+    Column("sku", String(64)),
+    Column("name", String(120), nullable=False),
+    Column("unit_price", BigInteger, nullable=False),
+    Column("quantity", Integer, nullable=False),
+    CheckConstraint("quantity > 0", name="quantity_positive"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys", metadata,
+    Column("account_id", String(32), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("order_id", String(32), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index(None, "created_at"),
 )

@@ -16,7 +16,7 @@ def _dbsession(request: Request) -> Session:
 
 
 def _services(request: Request) -> Services:
-    return request.registry.container.services(request.dbsession)
+    return request.registry.container.services(request.dbsession, request.tm)
 
 
 def includeme(config: Configurator) -> None:

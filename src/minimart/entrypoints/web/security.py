@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from pyramid.security import Allowed, Denied
 from pyramid.config import Configurator
 from pyramid.request import Request
+from pyramid.security import Allowed, Denied
 from pyramid_jwt import create_jwt_authentication_policy
 
 from minimart.domain.accounts import ROLE_PERMISSIONS, Account, Actor

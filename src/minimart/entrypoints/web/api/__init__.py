@@ -6,3 +6,4 @@ from pyramid.config import Configurator
 def includeme(config: Configurator) -> None:
     config.include(".items", route_prefix="/api/v1")
     config.include(".accounts", route_prefix="/api/v1")
+    config.include(".orders", route_prefix="/api/v1")

@@ -1,0 +1,15 @@
+"""The UnitOfWork port on the transaction manager that pyramid_tm (or the CLI) runs."""
+
+from __future__ import annotations
+
+import transaction
+
+
+class TransactionUnitOfWork:
+    def __init__(self, manager: transaction.TransactionManager) -> None:
+        self._manager = manager
+
+    def commit(self) -> None:
+        """Commit the work so far and begin the next transaction: `tm.commit(); tm.begin()`."""
+        self._manager.commit()
+        self._manager.begin()

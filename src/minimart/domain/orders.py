@@ -1,0 +1,443 @@
+"""Orders: what a shopper bought, at which prices, and where it stands.
+
+The stock of every line is reserved atomically when the order is placed and returned
+exactly once when it is cancelled, expired or refunded before fulfilment. Every status
+change goes through a guarded transition, so racing actors (a cancel, an expiry, a payment)
+cannot apply a change twice.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from minimart.domain.accounts import Actor, Permission
+from minimart.domain.audit import AuditEvent
+from minimart.domain.catalog import Item, PageAfter
+from minimart.domain.errors import (
+    Conflict,
+    InsufficientStock,
+    InvalidState,
+    NotFound,
+    ValidationFailed,
+)
+from minimart.domain.ids import new_id
+from minimart.domain.money import Money
+from minimart.domain.payments import PaymentDeclined, PaymentStatus
+from minimart.domain.ports import (
+    AuditLog,
+    Clock,
+    IdempotencyKeys,
+    ItemRepository,
+    OrderRepository,
+    PaymentGateway,
+    UnitOfWork,
+)
+from minimart.domain.pricing import Pricing, Totals, compute_totals
+
+MAX_LINES = 100
+MAX_QUANTITY = 1000
+
+
+class OrderStatus(enum.StrEnum):
+    PENDING_PAYMENT = "pending_payment"
+    PAID = "paid"
+    FULFILLED = "fulfilled"
+    CANCELLED = "cancelled"
+    REFUNDED = "refunded"
+
+    def can_become(self, target: OrderStatus) -> bool:
+        return target in TRANSITIONS[self]
+
+
+TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    OrderStatus.PENDING_PAYMENT: frozenset({OrderStatus.PAID, OrderStatus.CANCELLED}),
+    OrderStatus.PAID: frozenset({OrderStatus.FULFILLED, OrderStatus.REFUNDED}),
+    OrderStatus.FULFILLED: frozenset({OrderStatus.REFUNDED}),
+    OrderStatus.CANCELLED: frozenset(),
+    OrderStatus.REFUNDED: frozenset(),
+}
+
+STOCK_HELD = frozenset({OrderStatus.PENDING_PAYMENT, OrderStatus.PAID})
+
+
+class FulfilmentType(enum.StrEnum):
+    PICKUP = "pickup"
+    DELIVERY = "delivery"
+
+
+@dataclass(frozen=True, slots=True)
+class Fulfilment:
+    type: FulfilmentType = FulfilmentType.PICKUP
+    address: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLine:
+    item_id: str
+    sku: str | None
+    name: str
+    unit_price: Money
+    quantity: int
+
+    @property
+    def line_total(self) -> Money:
+        return self.unit_price.times(self.quantity)
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    provider: str
+    status: PaymentStatus = PaymentStatus.NOT_STARTED
+    payment_intent_id: str | None = None
+    client_secret: str | None = None
+    captured: int = 0
+    refunded: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    id: str
+    customer_id: str
+    status: OrderStatus
+    lines: tuple[OrderLine, ...]
+    totals: Totals
+    fulfilment: Fulfilment
+    note: str | None
+    payment: Payment
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def currency(self) -> str:
+        return self.totals.total.currency
+
+
+@dataclass(frozen=True, slots=True)
+class RequestedLine:
+    item_id: str
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceOrder:
+    """What a shopper asks for; prices always come from the catalog, never from here."""
+
+    lines: tuple[RequestedLine, ...]
+    fulfilment: Fulfilment = field(default_factory=Fulfilment)
+    tip: int = 0
+    note: str | None = None
+    payment_method: str | None = None
+
+    def fingerprint(self) -> str:
+        """A digest of the request, to tell a retry from a different order under one key."""
+        canonical = json.dumps({
+            "lines": [[line.item_id, line.quantity] for line in self.lines],
+            "fulfilment": [self.fulfilment.type.value, self.fulfilment.address],
+            "tip": self.tip, "note": self.note, "payment_method": self.payment_method,
+        }, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class OrderQuery:
+    customer_id: str | None = None
+    status: OrderStatus | None = None
+    limit: int = 20
+    after: PageAfter | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Shortage:
+    item_id: str
+    requested: int
+    available: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedKey:
+    """An Idempotency-Key already taken: the order it made and the request it came with."""
+
+    order_id: str
+    fingerprint: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlacedOrder:
+    order: Order
+    created: bool  # False when an Idempotency-Key replayed an earlier order
+
+
+def check_lines(lines: tuple[RequestedLine, ...]) -> None:
+    problems: dict[str, list[str]] = {}
+    if not 1 <= len(lines) <= MAX_LINES:
+        problems["lines"] = [f"an order has 1 to {MAX_LINES} lines"]
+    seen: set[str] = set()
+    for index, line in enumerate(lines):
+        if not 1 <= line.quantity <= MAX_QUANTITY:
+            problems[f"lines.{index}.quantity"] = [f"must be 1 to {MAX_QUANTITY}"]
+        if line.item_id in seen:
+            problems[f"lines.{index}.item_id"] = ["each item may appear once"]
+        seen.add(line.item_id)
+    if problems:
+        raise ValidationFailed("the order's lines are not valid", details=problems)
+
+
+def check_fulfilment(fulfilment: Fulfilment) -> None:
+    if fulfilment.type is FulfilmentType.DELIVERY and not (fulfilment.address or "").strip():
+        raise ValidationFailed("a delivery needs an address",
+                               details={"fulfilment.address": ["required for delivery"]})
+
+
+class OrderService:
+    def __init__(self, *, orders: OrderRepository, items: ItemRepository,
+                 idempotency: IdempotencyKeys, payments: PaymentGateway, audit: AuditLog,
+                 uow: UnitOfWork, clock: Clock, pricing: Pricing, ttl: timedelta) -> None:
+        self._orders = orders
+        self._items = items
+        self._idempotency = idempotency
+        self._payments = payments
+        self._audit = audit
+        self._uow = uow
+        self._clock = clock
+        self._pricing = pricing
+        self._ttl = ttl
+
+    # --- placing -------------------------------------------------------
+    def place_order(self, request: PlaceOrder, actor: Actor,
+                    idempotency_key: str | None = None) -> PlacedOrder:
+        """Reserve stock and commit a pending order, then ask for payment.
+
+        The reservation is committed before the payment provider is called, so no database
+        transaction waits on the network and a crash leaves a pending order that expiry
+        finishes, never a charge without an order.
+        """
+        actor.require(Permission.PLACE_ORDERS)
+        assert actor.account_id is not None
+        check_lines(request.lines)
+        order_id = new_id()
+        check_fulfilment(request.fulfilment)
+        if idempotency_key is not None:
+            earlier = self._idempotency.claim(actor.account_id, idempotency_key,
+                                              request.fingerprint(), order_id,
+                                              self._clock.now())
+            if earlier is not None:
+                return PlacedOrder(self._replay(earlier, request, actor), created=False)
+        order = self._reserve(order_id, request, actor)
+        self._uow.commit()
+        return PlacedOrder(self._request_payment(order, request.payment_method, actor),
+                           created=True)
+
+    def _replay(self, earlier: ClaimedKey, request: PlaceOrder, actor: Actor) -> Order:
+        """The same key again: the same order, with no second reservation or charge."""
+        if earlier.fingerprint != request.fingerprint():
+            raise ValidationFailed("this Idempotency-Key was used for a different order",
+                                   code="idempotency_key_reused")
+        order = self._get(earlier.order_id)
+        if (order.status is OrderStatus.PENDING_PAYMENT
+                and order.payment.status is PaymentStatus.NOT_STARTED):
+            # The first attempt committed the reservation but never reached the provider.
+            return self._request_payment(order, request.payment_method, actor)
+        return order
+
+    def _reserve(self, order_id: str, request: PlaceOrder, actor: Actor) -> Order:
+        items = self._orderable_items(request.lines)
+        lines = tuple(OrderLine(item_id=item.id, sku=item.sku, name=item.name,
+                                unit_price=item.price, quantity=line.quantity)
+                      for line, item in zip(request.lines, items, strict=True))
+        totals = compute_totals([line.line_total for line in lines], self._pricing,
+                                request.fulfilment.type is FulfilmentType.DELIVERY,
+                                request.tip)
+        shortages = self._items.reserve_stock(
+            {line.item_id: line.quantity for line in lines}, self._clock.now())
+        if shortages:
+            raise InsufficientStock("not enough stock for every line", details={
+                "lines": [{"item_id": s.item_id, "requested": s.requested,
+                           "available": s.available} for s in shortages]})
+        now = self._clock.now()
+        order = Order(id=order_id, customer_id=actor.account_id or "", lines=lines,
+                      status=OrderStatus.PENDING_PAYMENT, totals=totals,
+                      fulfilment=request.fulfilment, note=request.note,
+                      payment=Payment(provider=self._payments.provider),
+                      created_at=now, updated_at=now)
+        self._orders.add(order)
+        self._record(actor, "order.placed", order.id, {
+            "status": [None, order.status.value], "total": [None, totals.total.amount],
+            "lines": [None, [[line.item_id, line.quantity] for line in lines]]})
+        return order
+
+    def _orderable_items(self, lines: tuple[RequestedLine, ...]) -> list[Item]:
+        found: list[Item] = []
+        problems: dict[str, list[str]] = {}
+        for index, line in enumerate(lines):
+            item = self._items.get(line.item_id)
+            if item is None or item.archived:
+                problems[f"lines.{index}.item_id"] = ["no such item in the catalog"]
+            elif not item.available:
+                problems[f"lines.{index}.item_id"] = ["this item is not available now"]
+            else:
+                found.append(item)
+        if problems:
+            raise ValidationFailed("some lines cannot be ordered", details=problems)
+        return found
+
+    def _request_payment(self, order: Order, payment_method: str | None, actor: Actor) -> Order:
+        intent = self._payments.create_intent(
+            order_id=order.id, amount=order.totals.total, payment_method=payment_method,
+            idempotency_key=f"order-{order.id}-intent")
+        payment = replace(order.payment, status=intent.status,
+                          payment_intent_id=intent.id, client_secret=intent.client_secret)
+        self._orders.set_payment(order.id, payment, self._clock.now())
+        order = replace(order, payment=payment)
+        if intent.status is PaymentStatus.SUCCEEDED:
+            return self.mark_paid(order.id, intent.amount_received, actor)
+        if intent.status is PaymentStatus.DECLINED:
+            self._cancel_pending(order, actor, reason="payment_declined")
+            self._uow.commit()  # the cancellation stands although the request answers 402
+            raise PaymentDeclined("the card was declined; the order is cancelled")
+        return order
+
+    # --- payment outcomes ---------------------------------------------
+    def mark_paid(self, order_id: str, amount_received: int, actor: Actor) -> Order:
+        """The one guarded road to `paid`, for the synchronous confirm and the webhook alike."""
+        order = self._get(order_id)
+        if order.status is OrderStatus.PAID:
+            return order
+        if amount_received != order.totals.total.amount:
+            raise Conflict("the amount paid does not match the order", code="amount_mismatch")
+        now = self._clock.now()
+        if not self._orders.transition(order_id, OrderStatus.PENDING_PAYMENT,
+                                       OrderStatus.PAID, now):
+            return self._settled(order_id, OrderStatus.PAID)
+        payment = replace(order.payment, status=PaymentStatus.SUCCEEDED,
+                          captured=amount_received)
+        self._orders.set_payment(order_id, payment, now)
+        self._record(actor, "order.paid", order_id,
+                     {"status": [order.status.value, OrderStatus.PAID.value],
+                      "captured": [order.payment.captured, amount_received]})
+        return self._get(order_id)
+
+    # --- changing state ------------------------------------------------
+    def cancel(self, order_id: str, actor: Actor) -> Order:
+        """Owner or staff cancel: a pending order returns its stock; a paid one is refunded."""
+        order = self._visible(order_id, actor)
+        if order.status is OrderStatus.PAID:
+            return self._refund(order, actor)
+        if order.status is not OrderStatus.PENDING_PAYMENT:
+            raise InvalidState(f"a {order.status} order cannot be cancelled")
+        if not self._cancel_pending(order, actor, reason="cancelled"):
+            return self._settled(order_id, OrderStatus.CANCELLED)
+        return self._get(order_id)
+
+    def fulfil(self, order_id: str, actor: Actor) -> Order:
+        actor.require(Permission.ORDERS_MANAGE)
+        order = self._get(order_id)
+        self._transition(order, OrderStatus.FULFILLED, actor, "order.fulfilled")
+        return self._get(order_id)
+
+    def refund(self, order_id: str, actor: Actor) -> Order:
+        actor.require(Permission.REFUNDS)
+        return self._refund(self._get(order_id), actor)
+
+    def expire_pending(self, actor: Actor, limit: int = 500) -> int:
+        """Cancel unpaid orders older than the TTL and return their stock.
+
+        Safe on several hosts at once: each cancellation is a guarded transition.
+        """
+        cutoff = self._clock.now() - self._ttl
+        expired = 0
+        for order_id in self._orders.pending_before(cutoff, limit):
+            order = self._orders.get(order_id)
+            if order is not None and self._cancel_pending(order, actor, reason="expired"):
+                expired += 1
+        self._idempotency.forget_before(self._clock.now() - timedelta(hours=24))
+        return expired
+
+    def _refund(self, order: Order, actor: Actor) -> Order:
+        if not order.status.can_become(OrderStatus.REFUNDED):
+            raise InvalidState(f"a {order.status} order cannot be refunded")
+        refundable = order.payment.captured - order.payment.refunded
+        if refundable > 0 and order.payment.payment_intent_id is not None:
+            self._uow.commit()  # hold no transaction while the provider is called
+            self._payments.refund(order.payment.payment_intent_id,
+                                  Money(refundable, order.currency),
+                                  idempotency_key=f"order-{order.id}-refund")
+        now = self._clock.now()
+        if not self._orders.transition(order.id, order.status, OrderStatus.REFUNDED, now):
+            return self._settled(order.id, OrderStatus.REFUNDED)
+        self._orders.set_payment(order.id, replace(order.payment, status=PaymentStatus.REFUNDED,
+                                                   refunded=order.payment.captured), now)
+        if order.status in STOCK_HELD:
+            self._items.release_stock(self._quantities(order), now)
+        self._record(actor, "order.refunded", order.id,
+                     {"status": [order.status.value, OrderStatus.REFUNDED.value],
+                      "refunded": [order.payment.refunded, order.payment.captured]})
+        return self._get(order.id)
+
+    def _cancel_pending(self, order: Order, actor: Actor, reason: str) -> bool:
+        """Cancel and return stock exactly once; False if someone else settled it first."""
+        now = self._clock.now()
+        if not self._orders.transition(order.id, OrderStatus.PENDING_PAYMENT,
+                                       OrderStatus.CANCELLED, now):
+            return False
+        self._items.release_stock(self._quantities(order), now)
+        self._record(actor, "order.cancelled", order.id,
+                     {"status": [order.status.value, OrderStatus.CANCELLED.value],
+                      "reason": [None, reason]})
+        return True
+
+    def _transition(self, order: Order, target: OrderStatus, actor: Actor, action: str) -> None:
+        if not order.status.can_become(target) or not self._orders.transition(
+                order.id, order.status, target, self._clock.now()):
+            raise InvalidState(f"a {order.status} order cannot become {target}")
+        self._record(actor, action, order.id, {"status": [order.status.value, target.value]})
+
+    def _settled(self, order_id: str, wanted: OrderStatus) -> Order:
+        """Someone else moved the order first: fine if it is where we wanted it."""
+        order = self._get(order_id)
+        if order.status is not wanted:
+            raise InvalidState(f"the order is {order.status} now")
+        return order
+
+    @staticmethod
+    def _quantities(order: Order) -> dict[str, int]:
+        return {line.item_id: line.quantity for line in order.lines}
+
+    # --- reading -------------------------------------------------------
+    def get_order(self, order_id: str, actor: Actor) -> Order:
+        return self._visible(order_id, actor)
+
+    def list_orders(self, query: OrderQuery, actor: Actor) -> tuple[list[Order], Order | None]:
+        """Newest first; shoppers see only their own. Returns the page and its last order
+        when another page follows."""
+        if not actor.can(Permission.ORDERS_MANAGE):
+            query = replace(query, customer_id=actor.account_id)
+        rows = list(self._orders.list(replace(query, limit=query.limit + 1)))
+        if len(rows) <= query.limit:
+            return rows, None
+        return rows[: query.limit], rows[query.limit - 1]
+
+    def _visible(self, order_id: str, actor: Actor) -> Order:
+        """Another shopper's order does not exist, as far as this caller can tell."""
+        order = self._orders.get(order_id)
+        if order is None or not (actor.can(Permission.ORDERS_MANAGE)
+                                 or order.customer_id == actor.account_id):
+            raise NotFound("no such order")
+        return order
+
+    def _get(self, order_id: str) -> Order:
+        order = self._orders.get(order_id)
+        if order is None:
+            raise NotFound("no such order")
+        return order
+
+    def _record(self, actor: Actor, action: str, order_id: str,
+                changes: dict[str, list[Any]]) -> None:
+        self._audit.record(AuditEvent(
+            id=new_id(), at=self._clock.now(), actor_id=actor.account_id, action=action,
+            entity_type="order", entity_id=order_id, changes=changes,
+            request_id=actor.request_id))

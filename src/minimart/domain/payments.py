@@ -1,0 +1,40 @@
+"""Payments as the order service sees them: intents, outcomes and provider failures.
+
+No card data ever reaches minimart: a provider (Stripe) holds it and answers with statuses.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from minimart.domain.errors import DomainError, Unavailable
+
+
+class PaymentStatus(enum.StrEnum):
+    NOT_STARTED = "not_started"  # the order is reserved; the provider has not been asked yet
+    REQUIRES_PAYMENT_METHOD = "requires_payment_method"  # the client confirms with the secret
+    REQUIRES_ACTION = "requires_action"  # e.g. 3-D Secure in the customer's app
+    PROCESSING = "processing"
+    SUCCEEDED = "succeeded"
+    DECLINED = "declined"
+    CANCELED = "canceled"
+    REFUNDED = "refunded"
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentIntent:
+    id: str
+    status: PaymentStatus
+    client_secret: str | None
+    amount: int
+    currency: str
+    amount_received: int = 0
+
+
+class PaymentDeclined(DomainError):
+    code = "payment_declined"
+
+
+class PaymentProviderUnavailable(Unavailable):
+    code = "payment_provider_unavailable"
