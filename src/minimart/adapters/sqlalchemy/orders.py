@@ -129,8 +129,8 @@ class SqlAlchemyIdempotencyKeys(Repository):
                   else sqlite.insert)
         statement = insert(idempotency_keys).values(
             account_id=account_id, key=key, fingerprint=fingerprint, order_id=order_id,
-            created_at=at).on_conflict_do_nothing()
-        if self._write(statement).rowcount == 1:
+            created_at=at).on_conflict_do_nothing().returning(idempotency_keys.c.order_id)
+        if self._write(statement).first() is not None:
             return None
         row = self._session.execute(
             select(idempotency_keys.c.order_id, idempotency_keys.c.fingerprint)
