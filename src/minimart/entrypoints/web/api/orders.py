@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
 from marshmallow import Schema, fields, validate
@@ -28,6 +29,7 @@ from minimart.entrypoints.web.problems import HttpProblem
 
 MAX_AMOUNT = 10**12
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+_REPLAY_KEY = "minimart.replay_idempotency_key"
 
 
 class LineIn(Schema):
@@ -86,10 +88,16 @@ def order_json(order: Order, viewer_id: str | None) -> dict[str, Any]:
     }
 
 
-def _idempotency_key(request: Request) -> str | None:
+def _idempotency_key(request: Request) -> str:
+    """The caller's Idempotency-Key, or one kept in the WSGI environ for this request.
+
+    pyramid_retry replays a request whose transaction hit a serialization failure or a
+    deadlock, possibly after the order was committed and paid: the replay then finds the
+    same key and answers the same order instead of placing and charging a second one.
+    """
     key = request.headers.get("Idempotency-Key")
     if key is None:
-        return None
+        return request.environ.setdefault(_REPLAY_KEY, f"replay-{uuid.uuid4().hex}")
     if not _IDEMPOTENCY_KEY.match(key):
         raise HttpProblem(422, "validation_failed", "the Idempotency-Key header is not valid",
                           {"Idempotency-Key": ["1 to 255 printable ASCII characters"]})
@@ -107,7 +115,8 @@ def place_order(request: Request) -> dict[str, Any]:
             tip=data.get("tip", 0), note=data.get("note"),
             payment_method=data.get("payment_method")),
         request.actor, idempotency_key=_idempotency_key(request))
-    request.response.status_int = 201 if placed.created else 200
+    first_attempt = placed.created or _REPLAY_KEY in request.environ
+    request.response.status_int = 201 if first_attempt else 200
     request.response.location = request.route_url("api.orders.detail", id=placed.order.id)
     return order_json(placed.order, request.actor.account_id)
 
