@@ -122,7 +122,10 @@ class AccountService:
                           password_hash=self._hasher.hash(password), created_at=now)
         self._accounts.add(account)
         self._audit.record(AuditEvent(
-            id=new_id(), at=now, actor_id=actor.account_id or account.id,
+            # a shopper signing up acts for themselves; the CLI acts as the system
+            id=new_id(), at=now,
+            actor_id=account.id if actor.account_id is None and not actor.is_system
+            else actor.account_id,
             action="account.created", entity_type="account", entity_id=account.id,
             changes={"email": [None, email], "name": [None, account.name],
                      "role": [None, role.value]},

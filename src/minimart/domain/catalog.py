@@ -9,7 +9,13 @@ from typing import Any, Generic, TypeVar
 
 from minimart.domain.accounts import Actor, Permission
 from minimart.domain.audit import AuditEvent, diff
-from minimart.domain.errors import Conflict, InsufficientStock, NotFound, PreconditionFailed
+from minimart.domain.errors import (
+    Conflict,
+    InsufficientStock,
+    NotFound,
+    PreconditionFailed,
+    ValidationFailed,
+)
 from minimart.domain.ids import new_id
 from minimart.domain.money import Money
 from minimart.domain.ports import AuditLog, Clock, ItemRepository
@@ -97,7 +103,10 @@ class Page(Generic[T]):
 
 
 def sort_value(item: Item, sort: ItemSort) -> Any:
-    return {"name": item.name, "price": item.price.amount, "created": item.created_at}[sort.key]
+    """The value an item is ordered by; names order case-insensitively."""
+    if sort.key == "name":
+        return item.name.lower()
+    return item.price.amount if sort.key == "price" else item.created_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +118,16 @@ class NewItem:
     sku: str | None = None
     available: bool = True
     featured: bool = False
+
+
+def check_item_fields(fields: dict[str, Any]) -> None:
+    """Rules every driver gets, whatever its own input validation did."""
+    problems = {name: ["must not be negative"] for name in ("price", "stock")
+                if name in fields and fields[name] < 0}
+    if "name" in fields and not str(fields["name"]).strip():
+        problems["name"] = ["must not be blank"]
+    if problems:
+        raise ValidationFailed("the item is not valid", details=problems)
 
 
 class CatalogService:
@@ -139,6 +158,7 @@ class CatalogService:
     # --- changing ------------------------------------------------------
     def create_item(self, new: NewItem, actor: Actor) -> Item:
         actor.require(Permission.CATALOG_WRITE)
+        check_item_fields({"name": new.name, "price": new.price, "stock": new.stock})
         self._ensure_sku_free(new.sku, None)
         now = self._clock.now()
         item = Item(id=new_id(), sku=new.sku, name=new.name, description=new.description,
@@ -156,6 +176,7 @@ class CatalogService:
         unknown = set(changes) - EDITABLE_FIELDS
         if unknown:
             raise ValueError(f"not editable: {sorted(unknown)}")
+        check_item_fields(changes)
         item = self._items.get(item_id)
         if item is None:
             raise NotFound("no such item")

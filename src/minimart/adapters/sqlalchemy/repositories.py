@@ -51,6 +51,17 @@ def _item_values(item: Item) -> dict[str, Any]:
 _SORT_COLUMNS = {"name": items.c.name_key, "price": items.c.price, "created": items.c.created_at}
 
 
+# A unique constraint and the column SQLite names when it refuses a write for it.
+_UNIQUE_COLUMNS = {"uq_items_sku": "items.sku", "uq_accounts_email": "accounts.email"}
+
+
+def _violates(error: IntegrityError, constraint: str) -> bool:
+    """Whether the database refused the write for this unique constraint, not another."""
+    text = str(error.orig)
+    return (constraint in text
+            or f"UNIQUE constraint failed: {_UNIQUE_COLUMNS[constraint]}" in text)
+
+
 def _sku_conflict(sku: str | None) -> Conflict:
     return Conflict(f"sku {sku!r} is taken", code="sku_taken")
 
@@ -65,6 +76,8 @@ class SqlAlchemyItemRepository(Repository):
             self._write(items.insert().values(id=item.id, created_at=item.created_at,
                                               **_item_values(item)))
         except IntegrityError as error:
+            if not _violates(error, "uq_items_sku"):
+                raise
             raise _sku_conflict(item.sku) from error
 
     def get(self, item_id: str) -> Item | None:
@@ -119,6 +132,8 @@ class SqlAlchemyItemRepository(Repository):
         try:
             return self._write(statement).rowcount == 1
         except IntegrityError as error:
+            if not _violates(error, "uq_items_sku"):
+                raise
             raise _sku_conflict(item.sku) from error
 
     def adjust_stock(self, item_id: str, delta: int, at: datetime) -> Item | None:
@@ -176,6 +191,8 @@ class SqlAlchemyAccountRepository(Repository):
                 password_hash=account.password_hash, disabled=account.disabled,
                 created_at=account.created_at))
         except IntegrityError as error:
+            if not _violates(error, "uq_accounts_email"):
+                raise
             raise Conflict("an account with this email exists", code="email_taken") from error
 
     def get(self, account_id: str) -> Account | None:
