@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pyramid.config import Configurator
+from pyramid.interfaces import IExecutionPolicy
 from pyramid.router import Router
 
 from minimart.composition import Container
 from minimart.settings import load_settings
+
+ExecutionPolicy = Callable[[dict[str, Any], Router], Any]
 
 
 def make_app(raw_settings: Mapping[str, Any], environ: Mapping[str, str]) -> Router:
@@ -19,7 +22,26 @@ def make_app(raw_settings: Mapping[str, Any], environ: Mapping[str, str]) -> Rou
     with Configurator(settings=dict(raw_settings)) as config:
         config.registry.container = Container(settings)
         config.include("minimart.entrypoints.web")
+        config.commit()
+        retrying = config.registry.getUtility(IExecutionPolicy)
+        config.set_execution_policy(closing_request_body(retrying))
     return config.make_wsgi_app()
+
+
+def closing_request_body(inner: ExecutionPolicy) -> ExecutionPolicy:
+    """pyramid_retry spools a large body to a temporary file to replay it; close that file
+    when the request is done instead of leaving it to the garbage collector."""
+
+    def policy(environ: dict[str, Any], router: Router) -> Any:
+        original = environ.get("wsgi.input")
+        try:
+            return inner(environ, router)
+        finally:
+            spooled = environ.get("wsgi.input")
+            if spooled is not original and hasattr(spooled, "close"):
+                spooled.close()
+
+    return policy
 
 
 def main(global_config: Mapping[str, Any], **settings: Any) -> Router:

@@ -72,10 +72,25 @@ def forbidden_view(request: Request) -> Response:
     return json_error(request, 403, "forbidden", "your role may not do this")
 
 
+def allowed_methods(request: Request, route_name: str) -> list[str]:
+    """The methods some view of the route answers, from Pyramid's introspector."""
+    methods: set[str] = set()
+    for view in request.registry.introspector.get_category("views"):
+        spec = view["introspectable"]
+        if spec["route_name"] == route_name and spec["request_methods"]:
+            found = spec["request_methods"]
+            methods.update([found] if isinstance(found, str) else found)
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
+
+
 def notfound_view(request: Request) -> Response:
     if request.matched_route is not None:
-        return json_error(request, 405, "method_not_allowed",
-                          f"{request.method} is not allowed here")
+        response = json_error(request, 405, "method_not_allowed",
+                              f"{request.method} is not allowed here")
+        response.allow = allowed_methods(request, request.matched_route.name)
+        return response
     return json_error(request, 404, "not_found", "no such resource")
 
 

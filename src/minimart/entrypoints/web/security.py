@@ -33,8 +33,14 @@ class TokenCodec:
         return self._jwt.create_token(account.id, jti=new_id())
 
     def subject(self, request: Request) -> str | None:
-        """The account id a valid, unexpired, correctly signed bearer token names."""
-        sub = self._jwt.get_claims(request).get("sub")
+        """The account id a valid, unexpired, correctly signed bearer token names.
+
+        The scheme is matched case-insensitively (RFC 9110), which pyramid-jwt does not do.
+        """
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        sub = self._jwt.jwt_decode(request, token.strip()).get("sub")
         return sub if isinstance(sub, str) else None
 
 

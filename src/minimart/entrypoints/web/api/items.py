@@ -163,9 +163,7 @@ def adjust_stock(request: Request) -> dict[str, Any]:
 
 def archive_item(request: Request) -> Response:
     request.services.catalog.archive_item(request.matchdict["id"], request.actor)
-    response = request.response
-    response.status_int = 204
-    return response
+    return Response(status=204, content_type=None)
 
 
 def includeme(config: Configurator) -> None:

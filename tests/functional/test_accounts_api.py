@@ -1,0 +1,244 @@
+"""Accounts over HTTP: register, sign in for a bearer token, and read oneself (API.md)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+ACCOUNTS = "/api/v1/accounts"
+TOKEN = "/api/v1/auth/token"
+ME = "/api/v1/accounts/me"
+PASSWORD = "a long enough password"
+
+
+def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
+    """The JSON error envelope of API.md, with this status and code; returns the error."""
+    assert response.status_int == status
+    assert response.content_type == "application/json"
+    body = response.json
+    assert set(body) == {"error"}
+    error = body["error"]
+    assert set(error) == {"code", "message", "details"}
+    assert error["code"] == code
+    assert isinstance(error["message"], str)
+    assert error["message"]
+    assert isinstance(error["details"], dict)
+    return error
+
+
+def register(testapp: Any, email: str = "ann@example.com", password: str = PASSWORD,
+             name: str = "Ann", status: int = 201, **extra: Any) -> Any:
+    return testapp.post_json(ACCOUNTS, {"email": email, "password": password, "name": name,
+                                        **extra}, status=status)
+
+
+def sign_in(testapp: Any, email: str = "ann@example.com", password: str = PASSWORD,
+            status: int = 200) -> Any:
+    return testapp.post_json(TOKEN, {"email": email, "password": password}, status=status)
+
+
+def account_count(app: Any) -> int:
+    with app.registry.container.engine.connect() as connection:
+        return connection.execute(text("SELECT count(*) FROM accounts")).scalar_one()
+
+
+def assert_utc_timestamp(value: str) -> None:
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    assert moment.utcoffset() == timedelta(0)
+    assert abs(datetime.now(UTC) - moment) < timedelta(minutes=5)
+
+
+# --- POST /accounts ---------------------------------------------------------------------------
+
+def test_register_answers_201_with_a_customer_account(testapp):
+    response = register(testapp)
+    body = response.json
+    assert set(body) == {"id", "email", "name", "role", "created_at"}
+    assert (body["email"], body["name"], body["role"]) == ("ann@example.com", "Ann", "customer")
+    assert isinstance(body["id"], str)
+    assert body["id"]
+    assert_utc_timestamp(body["created_at"])
+
+
+def test_register_never_answers_the_password_or_its_hash(testapp):
+    raw = register(testapp).text
+    assert PASSWORD not in raw
+    assert "argon2" not in raw
+    assert "password" not in raw
+
+
+def test_the_password_is_stored_only_as_an_argon2id_hash(app, testapp):
+    account_id = register(testapp).json["id"]
+    with app.registry.container.engine.connect() as connection:
+        stored = connection.execute(text("SELECT password_hash FROM accounts WHERE id = :id"),
+                                    {"id": account_id}).scalar_one()
+    assert stored.startswith("$argon2id$")
+    assert PASSWORD not in stored
+
+
+@pytest.mark.parametrize("role", ["admin", "staff", "customer"])
+def test_a_role_in_the_registration_body_answers_422_and_creates_no_account(app, testapp,
+                                                                             role):
+    response = register(testapp, role=role, status=422)
+    error = assert_error(response, 422, "validation_failed")
+    assert "role" in error["details"]
+    assert account_count(app) == 0
+    assert_error(sign_in(testapp, status=401), 401, "invalid_credentials")
+    assert register(testapp).json["role"] == "customer"
+
+
+@pytest.mark.parametrize("field", ["id", "disabled", "created_at", "is_admin"])
+def test_other_unknown_registration_fields_answer_422_naming_them(app, testapp, field):
+    response = register(testapp, status=422, **{field: True})
+    assert field in assert_error(response, 422, "validation_failed")["details"]
+    assert account_count(app) == 0
+
+
+@pytest.mark.parametrize("second", ["ann@example.com", "ANN@example.com", "Ann@Example.Com"])
+def test_an_email_taken_in_any_case_answers_409_email_taken(app, testapp, second):
+    register(testapp, email="ann@example.com")
+    response = register(testapp, email=second, status=409)
+    assert_error(response, 409, "email_taken")
+    assert account_count(app) == 1
+
+
+def test_an_email_registered_in_capitals_blocks_the_lower_case_one(testapp):
+    register(testapp, email="BOB@EXAMPLE.COM")
+    assert_error(register(testapp, email="bob@example.com", status=409), 409, "email_taken")
+
+
+def test_a_password_under_10_characters_answers_422(app, testapp):
+    response = register(testapp, password="x" * 9, status=422)
+    assert "password" in assert_error(response, 422, "validation_failed")["details"]
+    assert account_count(app) == 0
+
+
+def test_a_password_of_exactly_10_characters_is_accepted(testapp):
+    register(testapp, password="x" * 10)
+    sign_in(testapp, password="x" * 10)
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"password": PASSWORD, "name": "Ann"}, "email"),
+    ({"email": "ann@example.com", "name": "Ann"}, "password"),
+    ({"email": "ann@example.com", "password": PASSWORD}, "name"),
+    ({"email": "not-an-email", "password": PASSWORD, "name": "Ann"}, "email"),
+    ({"email": "ann@example.com", "password": PASSWORD, "name": ""}, "name"),
+    ({"email": "ann@example.com", "password": 1234567890123, "name": "Ann"}, "password"),
+    ({"email": "ann@example.com", "password": "p" * 1025, "name": "Ann"}, "password"),
+])
+def test_invalid_registrations_answer_422_naming_the_field(app, testapp, body, field):
+    response = testapp.post_json(ACCOUNTS, body, status=422)
+    assert field in assert_error(response, 422, "validation_failed")["details"]
+    assert account_count(app) == 0
+
+
+def test_registration_needs_a_json_body(app, testapp):
+    body = json.dumps({"email": "ann@example.com", "password": PASSWORD, "name": "Ann"})
+    assert_error(testapp.post(ACCOUNTS, body, content_type="text/plain", status=415), 415,
+                 "unsupported_media_type")
+    assert_error(testapp.post(ACCOUNTS, "{", content_type="application/json", status=400),
+                 400, "malformed_json")
+    assert account_count(app) == 0
+
+
+# --- POST /auth/token -------------------------------------------------------------------------
+
+def test_sign_in_answers_a_bearer_token(testapp):
+    register(testapp)
+    response = sign_in(testapp)
+    body = response.json
+    assert set(body) == {"access_token", "token_type", "expires_in"}
+    assert body["token_type"] == "Bearer"
+    assert isinstance(body["access_token"], str)
+    assert body["access_token"]
+    assert isinstance(body["expires_in"], int)
+    assert body["expires_in"] > 0
+    assert "no-store" in response.headers.get("Cache-Control", "")
+
+
+def test_the_token_opens_accounts_me(testapp):
+    account = register(testapp).json
+    token = sign_in(testapp).json["access_token"]
+    me = testapp.get(ME, headers={"Authorization": f"Bearer {token}"}).json
+    assert me == account
+
+
+def test_sign_in_ignores_the_case_of_the_email(testapp):
+    register(testapp, email="ann@example.com")
+    sign_in(testapp, email="ANN@Example.com")
+
+
+def test_wrong_password_and_unknown_email_get_the_same_401(testapp):
+    register(testapp)
+    wrong_password = sign_in(testapp, password="not the password", status=401)
+    unknown_email = sign_in(testapp, email="nobody@example.com", status=401)
+    assert_error(wrong_password, 401, "invalid_credentials")
+    assert wrong_password.json == unknown_email.json
+    assert wrong_password.headers.get("WWW-Authenticate") == \
+        unknown_email.headers.get("WWW-Authenticate")
+
+
+def test_a_disabled_account_cannot_sign_in(app, testapp):
+    account_id = register(testapp).json["id"]
+    with app.registry.container.engine.begin() as connection:
+        connection.execute(text("UPDATE accounts SET disabled = :yes WHERE id = :id"),
+                           {"yes": True, "id": account_id})
+    response = sign_in(testapp, status=401)
+    assert response.json == sign_in(testapp, email="nobody@example.com", status=401).json
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"password": PASSWORD}, "email"),
+    ({"email": "ann@example.com"}, "password"),
+    ({"email": "ann@example.com", "password": PASSWORD, "remember": True}, "remember"),
+])
+def test_invalid_sign_in_bodies_answer_422(testapp, body, field):
+    response = testapp.post_json(TOKEN, body, status=422)
+    assert field in assert_error(response, 422, "validation_failed")["details"]
+
+
+def test_sign_in_needs_a_json_body(testapp):
+    assert_error(testapp.post(TOKEN, {"email": "a@b.c", "password": PASSWORD}, status=415),
+                 415, "unsupported_media_type")
+    assert_error(testapp.post(TOKEN, "nope", content_type="application/json", status=400),
+                 400, "malformed_json")
+
+
+def test_token_endpoint_refuses_get(testapp):
+    assert_error(testapp.get(TOKEN, status=405), 405, "method_not_allowed")
+
+
+# --- GET /accounts/me -------------------------------------------------------------------------
+
+def test_accounts_me_answers_the_signed_in_account(testapp, make_account):
+    staff = make_account("staff", email="sam@example.com")
+    body = testapp.get(ME, headers={"Authorization": staff["Authorization"]}).json
+    assert set(body) == {"id", "email", "name", "role", "created_at"}
+    assert (body["id"], body["email"], body["name"], body["role"]) == \
+        (staff["id"], "sam@example.com", "Staff", "staff")
+    assert_utc_timestamp(body["created_at"])
+
+
+def test_accounts_me_without_a_token_answers_401(testapp):
+    response = testapp.get(ME, status=401)
+    assert_error(response, 401, "unauthenticated")
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_accounts_me_is_not_writable(testapp, make_account):
+    headers = {"Authorization": make_account("customer")["Authorization"]}
+    response = testapp.patch_json(ME, {"role": "admin"}, headers=headers, status=405)
+    assert_error(response, 405, "method_not_allowed")
+    assert testapp.get(ME, headers=headers).json["role"] == "customer"
+
+
+def test_the_account_list_is_not_readable(testapp, make_account):
+    headers = {"Authorization": make_account("admin")["Authorization"]}
+    response = testapp.get(ACCOUNTS, headers=headers, status="*")
+    assert response.status_int in {404, 405}
+    assert response.json["error"]["code"] in {"not_found", "method_not_allowed"}
