@@ -17,6 +17,7 @@ from minimart.adapters.sqlalchemy.database import make_engine, make_session_fact
 from minimart.adapters.sqlalchemy.orders import (
     SqlAlchemyIdempotencyKeys,
     SqlAlchemyOrderRepository,
+    SqlAlchemyPaymentEventLog,
 )
 from minimart.adapters.sqlalchemy.repositories import (
     SqlAlchemyAccountRepository,
@@ -24,9 +25,12 @@ from minimart.adapters.sqlalchemy.repositories import (
     SqlAlchemyItemRepository,
 )
 from minimart.adapters.sqlalchemy.unit_of_work import TransactionUnitOfWork
+from minimart.adapters.stripe_gateway import StripePaymentGateway, StripeWebhookVerifier
 from minimart.domain.accounts import AccountService
 from minimart.domain.catalog import CatalogService
 from minimart.domain.orders import OrderService
+from minimart.domain.payment_customers import PaymentCustomers
+from minimart.domain.payment_service import PaymentService
 from minimart.domain.ports import Clock, PasswordHasher, PaymentGateway
 from minimart.domain.pricing import Pricing
 from minimart.settings import Settings
@@ -41,6 +45,7 @@ class Services:
     catalog: CatalogService
     accounts: AccountService
     orders: OrderService
+    payments: PaymentService
 
 
 class Container:
@@ -58,8 +63,16 @@ class Container:
         self.pricing = Pricing(currency=settings.currency, tax_rate_bps=settings.tax_rate_bps,
                                delivery_fee=settings.delivery_fee)
 
+        self.webhooks = StripeWebhookVerifier(settings.stripe_webhook_secret)
+
     @staticmethod
     def _payment_gateway(settings: Settings) -> PaymentGateway:
+        if settings.payments == "stripe":
+            assert settings.stripe_api_key is not None
+            return StripePaymentGateway(
+                settings.stripe_api_key, api_base=settings.stripe_api_base,
+                timeout_seconds=settings.stripe_timeout_seconds,
+                max_network_retries=settings.stripe_max_network_retries)
         log.warning("payments are SIMULATED in memory (minimart.payments = memory): "
                     "no card is charged")
         return MemoryPaymentGateway()
@@ -70,13 +83,21 @@ class Container:
     def services(self, session: Session, manager: transaction.TransactionManager) -> Services:
         audit = SqlAlchemyAuditLog(session)
         items = SqlAlchemyItemRepository(session, self.settings.currency)
+        accounts = SqlAlchemyAccountRepository(session)
+        orders = SqlAlchemyOrderRepository(session)
+        uow = TransactionUnitOfWork(manager)
+        customers = PaymentCustomers(accounts, self.payments, uow)
+        order_service = OrderService(
+            orders=orders, items=items, idempotency=SqlAlchemyIdempotencyKeys(session),
+            payments=self.payments, customers=customers, audit=audit, uow=uow,
+            clock=self.clock, pricing=self.pricing,
+            ttl=timedelta(minutes=self.settings.order_ttl_minutes))
         return Services(
             catalog=CatalogService(items, audit, self.clock, self.settings.currency),
-            accounts=AccountService(SqlAlchemyAccountRepository(session), self.hasher, audit,
-                                    self.clock),
-            orders=OrderService(
-                orders=SqlAlchemyOrderRepository(session), items=items,
-                idempotency=SqlAlchemyIdempotencyKeys(session), payments=self.payments,
-                audit=audit, uow=TransactionUnitOfWork(manager), clock=self.clock,
-                pricing=self.pricing, ttl=timedelta(minutes=self.settings.order_ttl_minutes)),
+            accounts=AccountService(accounts, self.hasher, audit, self.clock),
+            orders=order_service,
+            payments=PaymentService(
+                orders=orders, order_service=order_service, customers=customers,
+                payments=self.payments, verifier=self.webhooks,
+                events=SqlAlchemyPaymentEventLog(session), uow=uow, clock=self.clock),
         )

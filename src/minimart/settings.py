@@ -17,6 +17,7 @@ from minimart.domain.money import validate_currency
 log = logging.getLogger(__name__)
 
 ENVIRONMENTS = ("development", "production", "test")
+PAYMENT_PROVIDERS = ("memory", "stripe")
 MIN_SECRET_LENGTH = 32
 KNOWN_WEAK_SECRETS = frozenset({
     "secret", "changeme", "change-me", "development", "dev", "test", "password",
@@ -42,6 +43,13 @@ class Settings:
     argon2_time_cost: int
     argon2_memory_cost: int
     argon2_parallelism: int
+    payments: str
+    stripe_api_key: str | None
+    stripe_webhook_secret: str
+    stripe_api_base: str | None
+    stripe_timeout_seconds: int
+    stripe_max_network_retries: int
+    reconcile_after_minutes: int
 
     @property
     def is_production(self) -> bool:
@@ -69,8 +77,7 @@ def _secret(name: str, value: str | None, production: bool) -> str:
                 f"of at least {MIN_SECRET_LENGTH} characters")
         return value
     if not value:
-        log.warning("%s is not set: using a random one for this process "
-                    "(tokens will not survive a restart)", name)
+        log.warning("%s is not set: using a random value for this process only", name)
         return secrets.token_urlsafe(48)
     return value
 
@@ -88,15 +95,32 @@ def load_settings(raw: Mapping[str, Any], environ: Mapping[str, str]) -> Setting
     if production and str(database_url).startswith("sqlite"):
         raise SettingsError("DATABASE_URL points at SQLite: production runs on PostgreSQL")
 
-    # Tests hand secrets in as settings; production takes them from the environment only.
+    def secret(name: str, key: str) -> str | None:
+        """Tests hand secrets in as settings; production takes them from the environment."""
+        return environ.get(name) or (None if production else raw.get(key))
+
     jwt_secret = _secret("MINIMART_JWT_SECRET",
-                         environ.get("MINIMART_JWT_SECRET")
-                         or (None if production else raw.get("minimart.jwt_secret")),
-                         production)
+                         secret("MINIMART_JWT_SECRET", "minimart.jwt_secret"), production)
     try:
         currency = validate_currency(str(raw.get("minimart.currency", "usd")))
     except ValueError as error:
         raise SettingsError(f"minimart.currency: {error}") from None
+
+    payments = str(raw.get("minimart.payments", "memory"))
+    if payments not in PAYMENT_PROVIDERS:
+        raise SettingsError(f"minimart.payments must be one of {PAYMENT_PROVIDERS}")
+    if production and payments != "stripe":
+        raise SettingsError("minimart.payments = memory simulates payments: production "
+                            "needs minimart.payments = stripe")
+
+    stripe_api_key = secret("STRIPE_API_KEY", "minimart.stripe.api_key")
+    if payments == "stripe" and not stripe_api_key:
+        raise SettingsError("STRIPE_API_KEY is not set: minimart.payments = stripe needs it")
+    if production and not str(stripe_api_key).startswith(("sk_", "rk_")):
+        raise SettingsError("STRIPE_API_KEY is not a Stripe secret or restricted key")
+    webhook_secret = _secret("STRIPE_WEBHOOK_SECRET",
+                             secret("STRIPE_WEBHOOK_SECRET", "minimart.stripe.webhook_secret"),
+                             production)
 
     return Settings(
         environment=environment,
@@ -111,4 +135,11 @@ def load_settings(raw: Mapping[str, Any], environ: Mapping[str, str]) -> Setting
         argon2_time_cost=_int(raw, "minimart.argon2.time_cost", 3, 1),
         argon2_memory_cost=_int(raw, "minimart.argon2.memory_cost", 65536, 8),
         argon2_parallelism=_int(raw, "minimart.argon2.parallelism", 4, 1),
+        payments=payments,
+        stripe_api_key=stripe_api_key,
+        stripe_webhook_secret=webhook_secret,
+        stripe_api_base=environ.get("STRIPE_API_BASE") or raw.get("minimart.stripe.api_base"),
+        stripe_timeout_seconds=_int(raw, "minimart.stripe.timeout_seconds", 10, 1),
+        stripe_max_network_retries=_int(raw, "minimart.stripe.max_network_retries", 2, 0),
+        reconcile_after_minutes=_int(raw, "minimart.reconcile_after_minutes", 5, 1),
     )

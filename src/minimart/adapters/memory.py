@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from minimart.domain.accounts import Account
 from minimart.domain.audit import AuditEvent
@@ -13,7 +14,12 @@ from minimart.domain.catalog import Item, ItemQuery, sort_value
 from minimart.domain.errors import Conflict
 from minimart.domain.money import Money
 from minimart.domain.orders import ClaimedKey, Order, OrderQuery, OrderStatus, Payment, Shortage
-from minimart.domain.payments import PaymentIntent, PaymentProviderUnavailable, PaymentStatus
+from minimart.domain.payments import (
+    PaymentEvent,
+    PaymentIntent,
+    PaymentProviderUnavailable,
+    PaymentStatus,
+)
 
 
 class FixedClock:
@@ -163,6 +169,13 @@ class MemoryAccountRepository:
         self._accounts[account_id] = replace(self._accounts[account_id],
                                              password_hash=password_hash)
 
+    def set_payment_customer(self, account_id: str, customer_id: str) -> str:
+        account = self._accounts[account_id]
+        if account.payment_customer_id is None:
+            account = replace(account, payment_customer_id=customer_id)
+            self._accounts[account_id] = account
+        return account.payment_customer_id or customer_id
+
 
 class MemoryOrderRepository:
     def __init__(self) -> None:
@@ -202,6 +215,28 @@ class MemoryOrderRepository:
     def pending_before(self, cutoff: datetime, limit: int) -> list[str]:
         return [o.id for o in sorted(self._orders.values(), key=lambda o: o.created_at)
                 if o.status is OrderStatus.PENDING_PAYMENT and o.created_at < cutoff][:limit]
+
+    def get_by_payment_intent(self, payment_intent_id: str) -> Order | None:
+        return next((o for o in self._orders.values()
+                     if o.payment.payment_intent_id == payment_intent_id), None)
+
+    def owing_refund(self, limit: int) -> list[str]:
+        return [o.id for o in self._orders.values()
+                if o.status is OrderStatus.CANCELLED
+                and o.payment.captured > o.payment.refunded][:limit]
+
+
+class MemoryPaymentEventLog:
+    def __init__(self) -> None:
+        self.seen: dict[str, PaymentEvent] = {}
+        self._lock = threading.Lock()
+
+    def first_delivery(self, event: PaymentEvent, at: datetime) -> bool:
+        with self._lock:
+            if event.id in self.seen:
+                return False
+            self.seen[event.id] = event
+            return True
 
 
 class MemoryIdempotencyKeys:
@@ -248,23 +283,43 @@ class MemoryPaymentGateway:
     """Payments simulated in memory: no money moves. Used by unit tests and development.
 
     A payment method decides the outcome the way Stripe's test methods do; the same
-    idempotency key always answers the same intent.
+    idempotency key always answers the same object. `down = True` simulates an outage.
     """
 
     provider = "memory"
 
     def __init__(self) -> None:
         self.intents: dict[str, PaymentIntent] = {}
+        self.customers: dict[str, str] = {}
         self.refunds: dict[str, tuple[str, Money]] = {}
+        self.cancelled: set[str] = set()
         self.calls = 0
         self.down = False
         self._lock = threading.Lock()
 
-    def create_intent(self, *, order_id: str, amount: Money, payment_method: str | None,
-                      idempotency_key: str) -> PaymentIntent:
+    def _call(self) -> None:
+        self.calls += 1
+        if self.down:
+            raise PaymentProviderUnavailable("the payment provider cannot be reached")
+
+    def create_customer(self, *, account_id: str, email: str, idempotency_key: str) -> str:
         with self._lock:
-            self.calls += 1
-            if self.down or payment_method == UNREACHABLE_METHOD:
+            self._call()
+            return self.customers.setdefault(idempotency_key,
+                                             f"cus_memory_{len(self.customers) + 1}")
+
+    def create_ephemeral_key(self, customer_id: str, api_version: str) -> dict[str, Any]:
+        with self._lock:
+            self._call()
+            return {"id": f"ephkey_memory_{customer_id}", "object": "ephemeral_key",
+                    "secret": f"ek_test_memory_{customer_id}", "api_version": api_version,
+                    "associated_objects": [{"type": "customer", "id": customer_id}]}
+
+    def create_intent(self, *, order_id: str, amount: Money, customer_id: str | None,
+                      payment_method: str | None, idempotency_key: str) -> PaymentIntent:
+        with self._lock:
+            self._call()
+            if payment_method == UNREACHABLE_METHOD:
                 raise PaymentProviderUnavailable("the payment provider cannot be reached")
             if idempotency_key in self.intents:
                 return self.intents[idempotency_key]
@@ -283,9 +338,35 @@ class MemoryPaymentGateway:
             self.intents[idempotency_key] = intent
             return intent
 
+    def _find(self, payment_intent_id: str) -> tuple[str, PaymentIntent]:
+        for key, intent in self.intents.items():
+            if intent.id == payment_intent_id:
+                return key, intent
+        # Stripe answers 404, which the Stripe adapter reports the same way
+        raise PaymentProviderUnavailable(f"the provider knows no payment {payment_intent_id}")
+
+    def retrieve_intent(self, payment_intent_id: str) -> PaymentIntent:
+        with self._lock:
+            self._call()
+            return self._find(payment_intent_id)[1]
+
+    def settle(self, payment_intent_id: str, status: PaymentStatus) -> PaymentIntent:
+        """What the customer's app and the provider did meanwhile (tests and demos)."""
+        with self._lock:
+            key, intent = self._find(payment_intent_id)
+            received = intent.amount if status is PaymentStatus.SUCCEEDED else 0
+            self.intents[key] = replace(intent, status=status, amount_received=received)
+            return self.intents[key]
+
+    def cancel_intent(self, payment_intent_id: str) -> None:
+        with self._lock:
+            self._call()
+            key, intent = self._find(payment_intent_id)
+            if intent.status is not PaymentStatus.SUCCEEDED:
+                self.intents[key] = replace(intent, status=PaymentStatus.CANCELED)
+            self.cancelled.add(payment_intent_id)
+
     def refund(self, payment_intent_id: str, amount: Money, idempotency_key: str) -> None:
         with self._lock:
-            self.calls += 1
-            if self.down:
-                raise PaymentProviderUnavailable("the payment provider cannot be reached")
+            self._call()
             self.refunds.setdefault(idempotency_key, (payment_intent_id, amount))

@@ -75,6 +75,7 @@ class Account:
     password_hash: str
     created_at: datetime
     disabled: bool = False
+    payment_customer_id: str | None = None  # the account's customer at the payment provider
 
 
 def normalize_email(email: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
+import logging
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,7 +28,8 @@ from minimart.domain.errors import (
 )
 from minimart.domain.ids import new_id
 from minimart.domain.money import Money
-from minimart.domain.payments import PaymentDeclined, PaymentStatus
+from minimart.domain.payment_customers import PaymentCustomers
+from minimart.domain.payments import PaymentDeclined, PaymentProviderUnavailable, PaymentStatus
 from minimart.domain.ports import (
     AuditLog,
     Clock,
@@ -38,6 +40,8 @@ from minimart.domain.ports import (
     UnitOfWork,
 )
 from minimart.domain.pricing import Pricing, Totals, compute_totals
+
+log = logging.getLogger(__name__)
 
 MAX_LINES = 100
 MAX_QUANTITY = 1000
@@ -195,12 +199,14 @@ def check_fulfilment(fulfilment: Fulfilment) -> None:
 
 class OrderService:
     def __init__(self, *, orders: OrderRepository, items: ItemRepository,
-                 idempotency: IdempotencyKeys, payments: PaymentGateway, audit: AuditLog,
-                 uow: UnitOfWork, clock: Clock, pricing: Pricing, ttl: timedelta) -> None:
+                 idempotency: IdempotencyKeys, payments: PaymentGateway,
+                 customers: PaymentCustomers, audit: AuditLog, uow: UnitOfWork, clock: Clock,
+                 pricing: Pricing, ttl: timedelta) -> None:
         self._orders = orders
         self._items = items
         self._idempotency = idempotency
         self._payments = payments
+        self._customers = customers
         self._audit = audit
         self._uow = uow
         self._clock = clock
@@ -286,9 +292,10 @@ class OrderService:
         return found
 
     def _request_payment(self, order: Order, payment_method: str | None, actor: Actor) -> Order:
+        customer_id = self._customers.ensure(order.customer_id)
         intent = self._payments.create_intent(
-            order_id=order.id, amount=order.totals.total, payment_method=payment_method,
-            idempotency_key=f"order-{order.id}-intent")
+            order_id=order.id, amount=order.totals.total, customer_id=customer_id,
+            payment_method=payment_method, idempotency_key=f"order-{order.id}-intent")
         payment = replace(order.payment, status=intent.status,
                           payment_intent_id=intent.id, client_secret=intent.client_secret)
         self._orders.set_payment(order.id, payment, self._clock.now())
@@ -309,17 +316,87 @@ class OrderService:
             return order
         if amount_received != order.totals.total.amount:
             raise Conflict("the amount paid does not match the order", code="amount_mismatch")
-        now = self._clock.now()
-        if not self._orders.transition(order_id, OrderStatus.PENDING_PAYMENT,
-                                       OrderStatus.PAID, now):
+        if not self._try_mark_paid(order, amount_received, actor):
             return self._settled(order_id, OrderStatus.PAID)
-        payment = replace(order.payment, status=PaymentStatus.SUCCEEDED,
-                          captured=amount_received)
-        self._orders.set_payment(order_id, payment, now)
-        self._record(actor, "order.paid", order_id,
-                     {"status": [order.status.value, OrderStatus.PAID.value],
-                      "captured": [order.payment.captured, amount_received]})
         return self._get(order_id)
+
+    def _try_mark_paid(self, order: Order, amount: int, actor: Actor) -> bool:
+        now = self._clock.now()
+        if not self._orders.transition(order.id, OrderStatus.PENDING_PAYMENT,
+                                       OrderStatus.PAID, now):
+            return False
+        self._orders.set_payment(order.id, replace(order.payment, status=PaymentStatus.SUCCEEDED,
+                                                   captured=amount), now)
+        self._record(actor, "order.paid", order.id,
+                     {"status": [order.status.value, OrderStatus.PAID.value],
+                      "captured": [order.payment.captured, amount]})
+        return True
+
+    def payment_succeeded(self, order_id: str, amount: int, currency: str, actor: Actor) -> None:
+        """The provider says the money arrived. A wrong amount or currency is refused; money
+        for an order cancelled meanwhile is returned, never kept without an order."""
+        order = self._get(order_id)
+        if currency != order.currency or amount != order.totals.total.amount:
+            log.error("refused payment for order %s: %s %s does not match the order's %s %s",
+                      order.id, amount, currency, order.totals.total.amount, order.currency)
+            return
+        if order.status is OrderStatus.PENDING_PAYMENT:
+            if self._try_mark_paid(order, amount, actor):
+                return
+            order = self._get(order_id)  # cancelled or paid by someone else meanwhile
+        if order.status is OrderStatus.CANCELLED and order.payment.captured < amount:
+            now = self._clock.now()
+            self._orders.set_payment(order.id, replace(order.payment, captured=amount), now)
+            self._record(actor, "order.payment_after_cancel", order.id,
+                         {"captured": [order.payment.captured, amount]})
+            self.return_late_payment(order.id, actor)
+
+    def return_late_payment(self, order_id: str, actor: Actor) -> None:
+        """Refund money captured for a cancelled order. The owed state is committed first, so
+        if the provider is down, reconciliation finishes it later."""
+        order = self._get(order_id)
+        owed = order.payment.captured - order.payment.refunded
+        if order.status is not OrderStatus.CANCELLED or owed <= 0:
+            return
+        assert order.payment.payment_intent_id is not None
+        self._uow.commit()
+        self._payments.refund(order.payment.payment_intent_id, Money(owed, order.currency),
+                              idempotency_key=f"order-{order.id}-refund")
+        self._orders.set_payment(order.id, replace(order.payment, status=PaymentStatus.REFUNDED,
+                                                   refunded=order.payment.captured),
+                                 self._clock.now())
+        self._record(actor, "order.refunded", order.id,
+                     {"refunded": [order.payment.refunded, order.payment.captured]})
+
+    def payment_failed(self, order_id: str, actor: Actor) -> None:
+        """A failed or cancelled intent cancels a pending order and returns its stock."""
+        order = self._get(order_id)
+        if order.status is OrderStatus.PENDING_PAYMENT:
+            self._cancel_pending(order, actor, reason="payment_failed")
+
+    def refunded_by_provider(self, order_id: str, refunded_total: int, actor: Actor) -> None:
+        """Money went back (our refund, or one made at the provider's dashboard)."""
+        order = self._get(order_id)
+        now = self._clock.now()
+        if order.status is OrderStatus.PENDING_PAYMENT:
+            # refunded before its success event arrived: the money came and went back
+            if self._cancel_pending(order, actor, reason="refunded"):
+                self._orders.set_payment(order.id, replace(
+                    order.payment, status=PaymentStatus.REFUNDED, captured=refunded_total,
+                    refunded=refunded_total), now)
+            return
+        refunded = min(max(order.payment.refunded, refunded_total), order.payment.captured)
+        moved = order.status in (OrderStatus.PAID, OrderStatus.FULFILLED) and \
+            self._orders.transition(order.id, order.status, OrderStatus.REFUNDED, now)
+        if moved:
+            if order.status is OrderStatus.PAID:
+                self._items.release_stock(self._quantities(order), now)
+            self._record(actor, "order.refunded", order.id,
+                         {"status": [order.status.value, OrderStatus.REFUNDED.value],
+                          "refunded": [order.payment.refunded, refunded]})
+        if refunded != order.payment.refunded:
+            self._orders.set_payment(order.id, replace(order.payment, refunded=refunded,
+                                                       status=PaymentStatus.REFUNDED), now)
 
     # --- changing state ------------------------------------------------
     def cancel(self, order_id: str, actor: Actor) -> Order:
@@ -331,6 +408,7 @@ class OrderService:
             raise InvalidState(f"a {order.status} order cannot be cancelled")
         if not self._cancel_pending(order, actor, reason="cancelled"):
             return self._settled(order_id, OrderStatus.CANCELLED)
+        self._cancel_at_provider(order)
         return self._get(order_id)
 
     def fulfil(self, order_id: str, actor: Actor) -> Order:
@@ -354,6 +432,7 @@ class OrderService:
             order = self._orders.get(order_id)
             if order is not None and self._cancel_pending(order, actor, reason="expired"):
                 expired += 1
+                self._cancel_at_provider(order)
         self._idempotency.forget_before(self._clock.now() - timedelta(hours=24))
         return expired
 
@@ -389,6 +468,18 @@ class OrderService:
                      {"status": [order.status.value, OrderStatus.CANCELLED.value],
                       "reason": [None, reason]})
         return True
+
+    def _cancel_at_provider(self, order: Order) -> None:
+        """Commit the cancellation, then stop the customer paying for it. Best effort: a
+        payment that still arrives is returned by payment_succeeded."""
+        intent_id = order.payment.payment_intent_id
+        self._uow.commit()
+        if intent_id is None:
+            return
+        try:
+            self._payments.cancel_intent(intent_id)
+        except PaymentProviderUnavailable:
+            log.warning("could not cancel payment %s of cancelled order %s", intent_id, order.id)
 
     def _transition(self, order: Order, target: OrderStatus, actor: Actor, action: str) -> None:
         if not order.status.can_become(target) or not self._orders.transition(

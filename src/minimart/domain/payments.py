@@ -38,3 +38,30 @@ class PaymentDeclined(DomainError):
 
 class PaymentProviderUnavailable(Unavailable):
     code = "payment_provider_unavailable"
+
+
+class PaymentEventKind(enum.StrEnum):
+    """The provider events minimart acts on; anything else is acknowledged and ignored."""
+
+    SUCCEEDED = "payment_intent.succeeded"
+    FAILED = "payment_intent.payment_failed"
+    CANCELED = "payment_intent.canceled"
+    REFUNDED = "charge.refunded"
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentEvent:
+    """A verified notification from the provider about one payment intent."""
+
+    id: str
+    kind: PaymentEventKind | None  # None: a type minimart does not act on
+    type: str
+    payment_intent_id: str | None
+    amount: int = 0  # received (succeeded) or refunded in total (charge.refunded)
+    currency: str = ""
+
+
+class InvalidWebhook(DomainError):
+    """A webhook whose signature does not verify: nothing is changed."""
+
+    code = "bad_request"

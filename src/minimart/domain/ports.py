@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from minimart.domain.accounts import Account
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
         Payment,
         Shortage,
     )
-    from minimart.domain.payments import PaymentIntent
+    from minimart.domain.payments import PaymentEvent, PaymentIntent
 
 
 class Clock(Protocol):
@@ -90,6 +90,10 @@ class AccountRepository(Protocol):
 
     def set_password_hash(self, account_id: str, password_hash: str) -> None: ...
 
+    def set_payment_customer(self, account_id: str, customer_id: str) -> str:
+        """Store the provider's customer id unless one is stored already; return the stored."""
+        ...
+
 
 class OrderRepository(Protocol):
     def add(self, order: Order) -> None: ...
@@ -112,6 +116,12 @@ class OrderRepository(Protocol):
         """Ids of orders still pending payment that were placed before cutoff."""
         ...
 
+    def get_by_payment_intent(self, payment_intent_id: str) -> Order | None: ...
+
+    def owing_refund(self, limit: int) -> list[str]:
+        """Ids of cancelled orders whose captured money has not all been returned yet."""
+        ...
+
 
 class IdempotencyKeys(Protocol):
     def claim(self, account_id: str, key: str, fingerprint: str, order_id: str,
@@ -124,15 +134,42 @@ class IdempotencyKeys(Protocol):
 
 
 class PaymentGateway(Protocol):
+    """A card payment provider. Every call that creates something carries an idempotency
+    key, so a retried request never makes a second one. Any failure to reach the provider
+    raises PaymentProviderUnavailable."""
+
     provider: str
 
-    def create_intent(self, *, order_id: str, amount: Money, payment_method: str | None,
-                      idempotency_key: str) -> PaymentIntent:
-        """Create (and with a payment method, confirm) a payment for the order. Raises
-        PaymentProviderUnavailable when the provider cannot be reached."""
+    def create_customer(self, *, account_id: str, email: str, idempotency_key: str) -> str: ...
+
+    def create_ephemeral_key(self, customer_id: str, api_version: str) -> dict[str, Any]:
+        """The provider's ephemeral key object, for the mobile SDKs."""
         ...
 
+    def create_intent(self, *, order_id: str, amount: Money, customer_id: str | None,
+                      payment_method: str | None, idempotency_key: str) -> PaymentIntent:
+        """Create (and with a payment method, confirm at once) a payment for the order."""
+        ...
+
+    def retrieve_intent(self, payment_intent_id: str) -> PaymentIntent: ...
+
+    def cancel_intent(self, payment_intent_id: str) -> None: ...
+
     def refund(self, payment_intent_id: str, amount: Money, idempotency_key: str) -> None: ...
+
+
+class WebhookVerifier(Protocol):
+    def verify(self, payload: bytes, signature: str | None) -> PaymentEvent:
+        """The event, if the signature proves the provider sent this payload; else raises
+        InvalidWebhook."""
+        ...
+
+
+class PaymentEventLog(Protocol):
+    def first_delivery(self, event: PaymentEvent, at: datetime) -> bool:
+        """Record the event id; False if it was recorded before. A concurrent delivery of
+        the same event waits for the first to commit, so an event takes effect once."""
+        ...
 
 
 class UnitOfWork(Protocol):

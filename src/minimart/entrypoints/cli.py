@@ -12,6 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from importlib import resources
 from typing import Any
 
@@ -77,6 +78,15 @@ def expire_orders(request: Request, args: argparse.Namespace) -> str:
     return f"expired {expired} unpaid orders"
 
 
+def reconcile_payments(request: Request, args: argparse.Namespace) -> str:
+    """Ask the provider about orders pending for a while, so missed webhooks heal."""
+    settings = request.registry.container.settings
+    report = request.services.payments.reconcile(
+        _actor(request), timedelta(minutes=settings.reconcile_after_minutes))
+    return (f"checked {report.checked} pending orders: {report.paid} paid, "
+            f"{report.cancelled} cancelled; {report.refunds_finished} refunds finished")
+
+
 def _actor(request: Request) -> Actor:
     return Actor.system(request_id=f"cli:{os.getpid()}")
 
@@ -99,6 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
     expire = commands.add_parser("expire-orders",
                                  help="cancel unpaid orders past minimart.order_ttl_minutes")
     expire.set_defaults(handler=expire_orders, transactional=True)
+
+    reconcile = commands.add_parser(
+        "reconcile-payments", help="apply what the payment provider knows about pending orders")
+    reconcile.set_defaults(handler=reconcile_payments, transactional=True)
 
     db = commands.add_parser("db", help="database schema")
     db_commands = db.add_subparsers(dest="db_command", required=True)

@@ -6,11 +6,18 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select, tuple_
+from sqlalchemy import Column, Row, Table, bindparam, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+from zope.sqlalchemy import mark_changed
 
 from minimart.adapters.sqlalchemy.repositories import Repository
-from minimart.adapters.sqlalchemy.tables import idempotency_keys, order_lines, orders
+from minimart.adapters.sqlalchemy.tables import (
+    idempotency_keys,
+    order_lines,
+    orders,
+    payment_events,
+)
 from minimart.domain.money import Money
 from minimart.domain.orders import (
     ClaimedKey,
@@ -22,7 +29,7 @@ from minimart.domain.orders import (
     OrderStatus,
     Payment,
 )
-from minimart.domain.payments import PaymentStatus
+from minimart.domain.payments import PaymentEvent, PaymentStatus
 from minimart.domain.pricing import Totals
 
 
@@ -119,18 +126,49 @@ class SqlAlchemyOrderRepository(Repository):
         return list(self._session.execute(statement).scalars())
 
 
+    def get_by_payment_intent(self, payment_intent_id: str) -> Order | None:
+        found = self._with_lines(select(orders)
+                                 .where(orders.c.payment_intent_id == payment_intent_id))
+        return found[0] if found else None
+
+    def owing_refund(self, limit: int) -> list[str]:
+        statement = (select(orders.c.id)
+                     .where(orders.c.status == OrderStatus.CANCELLED.value,
+                            orders.c.amount_captured > orders.c.amount_refunded)
+                     .order_by(orders.c.updated_at).limit(limit))
+        return list(self._session.execute(statement).scalars())
+
+
+def insert_or_skip(session: Session, table: Table, values: dict[str, Any],
+                   returning: Column[Any]) -> bool:
+    """INSERT .. ON CONFLICT DO NOTHING; True if this call inserted the row. A concurrent
+    insert of the same key waits until the first transaction ends."""
+    insert = (postgresql.insert if session.get_bind().dialect.name == "postgresql"
+              else sqlite.insert)
+    statement = insert(table).values(**values).on_conflict_do_nothing().returning(returning)
+    inserted = session.execute(statement).first() is not None
+    mark_changed(session)
+    return inserted
+
+
+class SqlAlchemyPaymentEventLog(Repository):
+    def first_delivery(self, event: PaymentEvent, at: datetime) -> bool:
+        return insert_or_skip(self._session, payment_events,
+                              {"id": event.id, "type": event.type,
+                               "payment_intent_id": event.payment_intent_id,
+                               "received_at": at}, payment_events.c.id)
+
+
 class SqlAlchemyIdempotencyKeys(Repository):
     def claim(self, account_id: str, key: str, fingerprint: str, order_id: str,
               at: datetime) -> ClaimedKey | None:
         """INSERT .. ON CONFLICT DO NOTHING: a concurrent claimer blocks on the unique key
         until the first transaction ends, then sees its row (or takes the key if it rolled
         back)."""
-        insert = (postgresql.insert if self._session.get_bind().dialect.name == "postgresql"
-                  else sqlite.insert)
-        statement = insert(idempotency_keys).values(
-            account_id=account_id, key=key, fingerprint=fingerprint, order_id=order_id,
-            created_at=at).on_conflict_do_nothing().returning(idempotency_keys.c.order_id)
-        if self._write(statement).first() is not None:
+        if insert_or_skip(self._session, idempotency_keys,
+                          {"account_id": account_id, "key": key, "fingerprint": fingerprint,
+                           "order_id": order_id, "created_at": at},
+                          idempotency_keys.c.order_id):
             return None
         row = self._session.execute(
             select(idempotency_keys.c.order_id, idempotency_keys.c.fingerprint)

@@ -180,7 +180,7 @@ class SqlAlchemyItemRepository(Repository):
 def _account_from_row(row: Row[Any]) -> Account:
     return Account(id=row.id, email=row.email, name=row.name, role=Role(row.role),
                    password_hash=row.password_hash, disabled=row.disabled,
-                   created_at=row.created_at)
+                   created_at=row.created_at, payment_customer_id=row.payment_customer_id)
 
 
 class SqlAlchemyAccountRepository(Repository):
@@ -206,6 +206,13 @@ class SqlAlchemyAccountRepository(Repository):
     def set_password_hash(self, account_id: str, password_hash: str) -> None:
         self._write(accounts.update().where(accounts.c.id == account_id)
                     .values(password_hash=password_hash))
+
+    def set_payment_customer(self, account_id: str, customer_id: str) -> str:
+        self._write(accounts.update()
+                    .where(accounts.c.id == account_id, accounts.c.payment_customer_id.is_(None))
+                    .values(payment_customer_id=customer_id))
+        return self._session.execute(select(accounts.c.payment_customer_id)
+                                     .where(accounts.c.id == account_id)).scalar_one()
 
 
 class SqlAlchemyAuditLog(Repository):

@@ -61,6 +61,7 @@ accounts = Table(
     Column("password_hash", String(255), nullable=False),
     Column("disabled", Boolean, nullable=False, default=False),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("payment_customer_id", String(255), unique=True),
 )
 
 audit_events = Table(
@@ -104,6 +105,7 @@ orders = Table(
     Index(None, "created_at", "id"),
     Index(None, "customer_id", "created_at", "id"),
     Index(None, "status", "created_at"),
+    Index(None, "payment_intent_id"),
 )
 
 order_lines = Table(
@@ -126,4 +128,12 @@ idempotency_keys = Table(
     Column("order_id", String(32), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Index(None, "created_at"),
+)
+
+payment_events = Table(
+    "payment_events", metadata,
+    Column("id", String(255), primary_key=True),
+    Column("type", String(64), nullable=False),
+    Column("payment_intent_id", String(255)),
+    Column("received_at", UtcDateTime, nullable=False),
 )

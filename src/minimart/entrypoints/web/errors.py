@@ -18,13 +18,14 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from minimart.domain import errors
-from minimart.domain.payments import PaymentDeclined
+from minimart.domain.payments import InvalidWebhook, PaymentDeclined
 from minimart.entrypoints.web.problems import HttpProblem, error_body
 
 log = logging.getLogger(__name__)
 
 STATUS_OF: list[tuple[type[errors.DomainError], int]] = [
     (PaymentDeclined, 402),
+    (InvalidWebhook, 400),
     (errors.NotFound, 404),
     (errors.Conflict, 409),
     (errors.ValidationFailed, 422),

@@ -7,3 +7,4 @@ def includeme(config: Configurator) -> None:
     config.include(".items", route_prefix="/api/v1")
     config.include(".accounts", route_prefix="/api/v1")
     config.include(".orders", route_prefix="/api/v1")
+    config.include(".payments", route_prefix="/api/v1")

@@ -1,0 +1,28 @@
+"""Each account's customer at the payment provider, created on first need and kept."""
+
+from __future__ import annotations
+
+from minimart.domain.errors import NotFound
+from minimart.domain.ports import AccountRepository, PaymentGateway, UnitOfWork
+
+
+class PaymentCustomers:
+    def __init__(self, accounts: AccountRepository, payments: PaymentGateway,
+                 uow: UnitOfWork) -> None:
+        self._accounts = accounts
+        self._payments = payments
+        self._uow = uow
+
+    def ensure(self, account_id: str) -> str:
+        """The provider's customer id for the account. Two first requests racing make one
+        customer: the provider call carries an idempotency key derived from the account."""
+        account = self._accounts.get(account_id)
+        if account is None:
+            raise NotFound("no such account")
+        if account.payment_customer_id is not None:
+            return account.payment_customer_id
+        self._uow.commit()  # hold no transaction while the provider is called
+        customer_id = self._payments.create_customer(
+            account_id=account.id, email=account.email,
+            idempotency_key=f"account-{account.id}-customer")
+        return self._accounts.set_payment_customer(account.id, customer_id)

@@ -1,0 +1,110 @@
+"""PaymentService: mobile ephemeral keys, provider webhooks and reconciliation.
+
+Payment success can arrive by two roads, the synchronous confirm and the webhook; both end
+in OrderService's guarded transitions, so they can race without a second effect.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from minimart.domain.accounts import Actor, Permission
+from minimart.domain.orders import OrderService, OrderStatus
+from minimart.domain.payment_customers import PaymentCustomers
+from minimart.domain.payments import PaymentEvent, PaymentEventKind, PaymentStatus
+from minimart.domain.ports import (
+    Clock,
+    OrderRepository,
+    PaymentEventLog,
+    PaymentGateway,
+    UnitOfWork,
+    WebhookVerifier,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Reconciliation:
+    """What one reconciliation run learned from the provider."""
+
+    checked: int = 0
+    paid: int = 0
+    cancelled: int = 0
+    refunds_finished: int = 0
+
+
+class PaymentService:
+    def __init__(self, *, orders: OrderRepository, order_service: OrderService,
+                 customers: PaymentCustomers, payments: PaymentGateway,
+                 verifier: WebhookVerifier, events: PaymentEventLog, uow: UnitOfWork,
+                 clock: Clock) -> None:
+        self._orders = orders
+        self._order_service = order_service
+        self._customers = customers
+        self._payments = payments
+        self._verifier = verifier
+        self._events = events
+        self._uow = uow
+        self._clock = clock
+
+    def ephemeral_key(self, actor: Actor, api_version: str) -> dict[str, Any]:
+        """An ephemeral key for the caller's provider customer, for the mobile SDKs."""
+        actor.require(Permission.PLACE_ORDERS)
+        assert actor.account_id is not None
+        customer_id = self._customers.ensure(actor.account_id)
+        self._uow.commit()
+        return self._payments.create_ephemeral_key(customer_id, api_version)
+
+    def handle_webhook(self, payload: bytes, signature: str | None) -> PaymentEvent:
+        """Verify a provider notification and apply it once, whatever the delivery order."""
+        event = self._verifier.verify(payload, signature)
+        if event.kind is None or event.payment_intent_id is None:
+            return event
+        if not self._events.first_delivery(event, self._clock.now()):
+            log.info("payment event %s delivered again: no second effect", event.id)
+            return event
+        order = self._orders.get_by_payment_intent(event.payment_intent_id)
+        if order is None:
+            log.warning("payment event %s names unknown payment %s", event.id,
+                        event.payment_intent_id)
+            return event
+        actor = Actor.system(request_id=f"{self._payments.provider}:{event.id}")
+        if event.kind is PaymentEventKind.SUCCEEDED:
+            self._order_service.payment_succeeded(order.id, event.amount, event.currency, actor)
+        elif event.kind is PaymentEventKind.REFUNDED:
+            self._order_service.refunded_by_provider(order.id, event.amount, actor)
+        else:
+            self._order_service.payment_failed(order.id, actor)
+        return event
+
+    def reconcile(self, actor: Actor, older_than: timedelta, limit: int = 200) -> Reconciliation:
+        """Ask the provider about orders pending longer than `older_than` and apply what it
+        says, so missed webhooks heal; finish refunds owed for cancelled orders. Safe on
+        several hosts at once: every change is a guarded transition or idempotent call."""
+        report = Reconciliation()
+        for order_id in self._orders.pending_before(self._clock.now() - older_than, limit):
+            order = self._orders.get(order_id)
+            if order is None or order.payment.payment_intent_id is None:
+                continue  # never reached the provider: expiry returns its stock
+            self._uow.commit()
+            intent = self._payments.retrieve_intent(order.payment.payment_intent_id)
+            report.checked += 1
+            if intent.status is PaymentStatus.SUCCEEDED:
+                self._order_service.payment_succeeded(order.id, intent.amount_received,
+                                                      intent.currency, actor)
+                report.paid += self._status_of(order.id) is OrderStatus.PAID
+            elif intent.status in (PaymentStatus.CANCELED, PaymentStatus.DECLINED):
+                self._order_service.payment_failed(order.id, actor)
+                report.cancelled += self._status_of(order.id) is OrderStatus.CANCELLED
+        for order_id in self._orders.owing_refund(limit):
+            self._order_service.return_late_payment(order_id, actor)
+            report.refunds_finished += 1
+        return report
+
+    def _status_of(self, order_id: str) -> OrderStatus | None:
+        order = self._orders.get(order_id)
+        return None if order is None else order.status
