@@ -159,6 +159,8 @@ class StripeWebhookVerifier:
             intent_id, amount = obj["id"], _amount_received(obj)
         else:
             intent_id, amount = None, 0
+        order_id = (obj.get("metadata") or {}).get("order_id")
         return PaymentEvent(id=str(data.get("id")), kind=kind, type=str(data.get("type")),
                             payment_intent_id=intent_id, amount=amount,
-                            currency=str(obj.get("currency", "")))
+                            currency=str(obj.get("currency", "")),
+                            order_id=order_id if isinstance(order_id, str) else None)

@@ -7,12 +7,12 @@ in OrderService's guarded transitions, so they can race without a second effect.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
 from minimart.domain.accounts import Actor, Permission
-from minimart.domain.orders import OrderService, OrderStatus
+from minimart.domain.orders import Order, OrderService, OrderStatus
 from minimart.domain.payment_customers import PaymentCustomers
 from minimart.domain.payments import PaymentEvent, PaymentEventKind, PaymentStatus
 from minimart.domain.ports import (
@@ -67,7 +67,7 @@ class PaymentService:
         if not self._events.first_delivery(event, self._clock.now()):
             log.info("payment event %s delivered again: no second effect", event.id)
             return event
-        order = self._orders.get_by_payment_intent(event.payment_intent_id)
+        order = self._order_of(event)
         if order is None:
             log.warning("payment event %s names unknown payment %s", event.id,
                         event.payment_intent_id)
@@ -80,6 +80,20 @@ class PaymentService:
         else:
             self._order_service.payment_failed(order.id, actor)
         return event
+
+    def _order_of(self, event: PaymentEvent) -> Order | None:
+        """The order the event is about: by its intent, or by the order id the intent carries
+        in its metadata when our side never learnt the intent (a lost response)."""
+        assert event.payment_intent_id is not None
+        order = self._orders.get_by_payment_intent(event.payment_intent_id)
+        if order is not None or event.order_id is None:
+            return order
+        order = self._orders.get(event.order_id)
+        if order is None or order.payment.payment_intent_id is not None:
+            return None  # the metadata names an order paid through another intent
+        payment = replace(order.payment, payment_intent_id=event.payment_intent_id)
+        self._orders.set_payment(order.id, payment, self._clock.now())
+        return replace(order, payment=payment)
 
     def reconcile(self, actor: Actor, older_than: timedelta, limit: int = 200) -> Reconciliation:
         """Ask the provider about orders pending longer than `older_than` and apply what it

@@ -59,6 +59,7 @@ class PaymentEvent:
     payment_intent_id: str | None
     amount: int = 0  # received (succeeded) or refunded in total (charge.refunded)
     currency: str = ""
+    order_id: str | None = None  # from the intent's metadata, when the provider echoes it
 
 
 class InvalidWebhook(DomainError):
