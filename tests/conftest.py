@@ -96,7 +96,7 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
 
 
 @pytest.fixture
-def app_settings(database_url: str) -> dict[str, Any]:
+def app_settings(database_url: str, tmp_path: Path) -> dict[str, Any]:
     return {"minimart.environment": "test", "minimart.database_url": database_url,
             "minimart.jwt_secret": TEST_JWT_SECRET, "minimart.currency": "usd",
-            **FAST_ARGON2}
+            "minimart.images.directory": str(tmp_path / "images"), **FAST_ARGON2}

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from minimart.adapters.clock import SystemClock
+from minimart.adapters.images import LocalDirectoryImageStore, PillowImageProcessor
 from minimart.adapters.memory import MemoryPaymentGateway
 from minimart.adapters.passwords import Argon2PasswordHasher
 from minimart.adapters.sqlalchemy.database import make_engine, make_session_factory, tm_session
@@ -22,17 +23,20 @@ from minimart.adapters.sqlalchemy.orders import (
 from minimart.adapters.sqlalchemy.repositories import (
     SqlAlchemyAccountRepository,
     SqlAlchemyAuditLog,
+    SqlAlchemyCategoryRepository,
     SqlAlchemyItemRepository,
+    SqlAlchemyStoreSettingsRepository,
 )
 from minimart.adapters.sqlalchemy.unit_of_work import TransactionUnitOfWork
 from minimart.adapters.stripe_gateway import StripePaymentGateway, StripeWebhookVerifier
 from minimart.domain.accounts import AccountService
 from minimart.domain.catalog import CatalogService
+from minimart.domain.categories import CategoryService
 from minimart.domain.orders import OrderService
 from minimart.domain.payment_customers import PaymentCustomers
 from minimart.domain.payment_service import PaymentService
 from minimart.domain.ports import Clock, PasswordHasher, PaymentGateway
-from minimart.domain.pricing import Pricing
+from minimart.domain.store import StoreService, StoreSettings
 from minimart.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -43,6 +47,8 @@ class Services:
     """The services one unit of work (a request, a CLI command) talks to."""
 
     catalog: CatalogService
+    categories: CategoryService
+    store: StoreService
     accounts: AccountService
     orders: OrderService
     payments: PaymentService
@@ -60,10 +66,13 @@ class Container:
             time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_cost,
             parallelism=settings.argon2_parallelism)
         self.payments: PaymentGateway = self._payment_gateway(settings)
-        self.pricing = Pricing(currency=settings.currency, tax_rate_bps=settings.tax_rate_bps,
-                               delivery_fee=settings.delivery_fee)
+        self.store_defaults = StoreSettings(
+            name=settings.store_name, currency=settings.currency,
+            tax_rate_bps=settings.tax_rate_bps, delivery_fee=settings.delivery_fee)
 
         self.webhooks = StripeWebhookVerifier(settings.stripe_webhook_secret)
+        self.images = LocalDirectoryImageStore(settings.images_directory)
+        self.image_processor = PillowImageProcessor()
 
     @staticmethod
     def _payment_gateway(settings: Settings) -> PaymentGateway:
@@ -83,17 +92,23 @@ class Container:
     def services(self, session: Session, manager: transaction.TransactionManager) -> Services:
         audit = SqlAlchemyAuditLog(session)
         items = SqlAlchemyItemRepository(session, self.settings.currency)
+        categories = SqlAlchemyCategoryRepository(session)
         accounts = SqlAlchemyAccountRepository(session)
         orders = SqlAlchemyOrderRepository(session)
         uow = TransactionUnitOfWork(manager)
         customers = PaymentCustomers(accounts, self.payments, uow)
+        store = StoreService(SqlAlchemyStoreSettingsRepository(session, self.settings.currency),
+                             self.store_defaults, audit, self.clock)
         order_service = OrderService(
             orders=orders, items=items, idempotency=SqlAlchemyIdempotencyKeys(session),
             payments=self.payments, customers=customers, audit=audit, uow=uow,
-            clock=self.clock, pricing=self.pricing,
+            clock=self.clock, store=store,
             ttl=timedelta(minutes=self.settings.order_ttl_minutes))
         return Services(
-            catalog=CatalogService(items, audit, self.clock, self.settings.currency),
+            catalog=CatalogService(items, categories, audit, self.clock, self.settings.currency,
+                                   images=self.images, processor=self.image_processor, uow=uow),
+            categories=CategoryService(categories, audit, self.clock),
+            store=store,
             accounts=AccountService(accounts, self.hasher, audit, self.clock),
             orders=order_service,
             payments=PaymentService(

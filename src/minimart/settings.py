@@ -36,6 +36,7 @@ class Settings:
     jwt_secret: str
     jwt_expiration_seconds: int
     currency: str
+    store_name: str
     order_ttl_minutes: int
     tax_rate_bps: int
     delivery_fee: int
@@ -50,6 +51,8 @@ class Settings:
     stripe_timeout_seconds: int
     stripe_max_network_retries: int
     reconcile_after_minutes: int
+    images_directory: str
+    image_max_bytes: int
 
     @property
     def is_production(self) -> bool:
@@ -128,6 +131,7 @@ def load_settings(raw: Mapping[str, Any], environ: Mapping[str, str]) -> Setting
         jwt_secret=jwt_secret,
         jwt_expiration_seconds=_int(raw, "minimart.jwt_expiration_seconds", 3600, 60),
         currency=currency,
+        store_name=str(raw.get("minimart.store_name", "minimart")),
         order_ttl_minutes=_int(raw, "minimart.order_ttl_minutes", 30, 1),
         tax_rate_bps=_int(raw, "minimart.tax_rate_bps", 0, 0),
         delivery_fee=_int(raw, "minimart.delivery_fee", 0, 0),
@@ -142,4 +146,6 @@ def load_settings(raw: Mapping[str, Any], environ: Mapping[str, str]) -> Setting
         stripe_timeout_seconds=_int(raw, "minimart.stripe.timeout_seconds", 10, 1),
         stripe_max_network_retries=_int(raw, "minimart.stripe.max_network_retries", 2, 0),
         reconcile_after_minutes=_int(raw, "minimart.reconcile_after_minutes", 5, 1),
+        images_directory=str(raw.get("minimart.images.directory", "var/images")),
+        image_max_bytes=_int(raw, "minimart.images.max_bytes", 5 * 1024 * 1024, 1024),
     )

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from minimart.adapters.memory import FixedClock, MemoryAuditLog, MemoryItemRepository
+from minimart.adapters.memory import (
+    FixedClock,
+    MemoryAuditLog,
+    MemoryCategoryRepository,
+    MemoryItemRepository,
+)
 from minimart.domain.accounts import Actor, Role
 from minimart.domain.catalog import (
     MAX_PAGE_SIZE,
@@ -46,7 +51,7 @@ def audit():
 
 @pytest.fixture
 def catalog(items, audit, clock):
-    return CatalogService(items, audit, clock, currency="usd")
+    return CatalogService(items, MemoryCategoryRepository(items), audit, clock, currency="usd")
 
 
 def make(catalog, name="Tea", price=450, stock=5, actor=STAFF, **fields):

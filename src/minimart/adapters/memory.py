@@ -3,7 +3,9 @@ as the SQL adapters (the contract tests run both)."""
 
 from __future__ import annotations
 
+import hashlib
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,7 +13,9 @@ from typing import Any
 from minimart.domain.accounts import Account
 from minimart.domain.audit import AuditEvent
 from minimart.domain.catalog import Item, ItemQuery, sort_value
+from minimart.domain.categories import Category
 from minimart.domain.errors import Conflict
+from minimart.domain.images import Picture
 from minimart.domain.money import Money
 from minimart.domain.orders import ClaimedKey, Order, OrderQuery, OrderStatus, Payment, Shortage
 from minimart.domain.payments import (
@@ -20,6 +24,7 @@ from minimart.domain.payments import (
     PaymentProviderUnavailable,
     PaymentStatus,
 )
+from minimart.domain.store import StoreSettings
 
 
 class FixedClock:
@@ -69,6 +74,7 @@ def _matches(item: Item, query: ItemQuery) -> bool:
         not query.in_stock or item.stock > 0,
         query.available is None or item.available == query.available,
         query.featured is None or item.featured == query.featured,
+        query.category_id is None or item.category_id == query.category_id,
     ]
     return all(checks)
 
@@ -130,6 +136,9 @@ class MemoryItemRepository:
     def count(self) -> int:
         return len(self._items)
 
+    def image_in_use(self, key: str) -> bool:
+        return any(item.image_key == key for item in self._items.values())
+
     def reserve_stock(self, quantities: dict[str, int], at: datetime) -> list[Shortage]:
         with self._lock:
             shortages = [Shortage(item_id, wanted, self._items[item_id].stock)
@@ -148,6 +157,54 @@ class MemoryItemRepository:
             item = self._items[item_id]
             self._items[item_id] = replace(item, stock=item.stock + delta, updated_at=at,
                                            version=item.version + 1)
+
+
+class MemoryCategoryRepository:
+    def __init__(self, items: MemoryItemRepository) -> None:
+        self._categories: dict[str, Category] = {}
+        self._items = items
+
+    def add(self, category: Category) -> None:
+        self._categories[category.id] = category
+
+    def get(self, category_id: str) -> Category | None:
+        category = self._categories.get(category_id)
+        return None if category is None else self._counted(category)
+
+    def _counted(self, category: Category) -> Category:
+        count = sum(1 for i in self._items.list(ItemQuery(category_id=category.id,
+                                                          limit=10**9)))
+        return replace(category, item_count=count)
+
+    def list_with_counts(self) -> list[Category]:
+        return [self._counted(c) for c in sorted(self._categories.values(),
+                                                 key=lambda c: (c.position, c.id))]
+
+    def next_position(self) -> int:
+        return max((c.position for c in self._categories.values()), default=0) + 1
+
+    def update(self, category: Category) -> None:
+        self._categories[category.id] = category
+
+    def delete(self, category_id: str, at: datetime) -> int:
+        del self._categories[category_id]
+        members = [i for i in self._items.list(ItemQuery(category_id=category_id,
+                                                         include_archived=True, limit=10**9))]
+        for item in members:
+            self._items.update(replace(item, category_id=None, updated_at=at,
+                                       version=item.version + 1), item.version)
+        return len(members)
+
+
+class MemoryStoreSettingsRepository:
+    def __init__(self) -> None:
+        self.saved: StoreSettings | None = None
+
+    def get(self) -> StoreSettings | None:
+        return self.saved
+
+    def save(self, settings: StoreSettings, at: datetime) -> None:
+        self.saved = settings
 
 
 class MemoryAccountRepository:
@@ -262,13 +319,37 @@ class MemoryIdempotencyKeys:
 
 
 class MemoryUnitOfWork:
-    """Counts the intermediate commits a service asks for."""
+    """Counts the intermediate commits a service asks for; runs after-commit actions on the
+    next commit (call commit() at the end of a test's unit of work)."""
 
     def __init__(self) -> None:
         self.commits = 0
+        self._after: list[Callable[[], None]] = []
 
     def commit(self) -> None:
         self.commits += 1
+        actions, self._after = self._after, []
+        for action in actions:
+            action()
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        self._after.append(action)
+
+
+class MemoryImageStore:
+    def __init__(self) -> None:
+        self.pictures: dict[str, Picture] = {}
+
+    def put(self, picture: Picture) -> str:
+        key = f"{hashlib.sha256(picture.data).hexdigest()}.{picture.extension}"
+        self.pictures[key] = picture
+        return key
+
+    def get(self, key: str) -> Picture | None:
+        return self.pictures.get(key)
+
+    def delete(self, key: str) -> None:
+        self.pictures.pop(key, None)
 
 
 # Stripe's test payment methods, so the same client code works against either gateway.

@@ -29,6 +29,7 @@ class Permission(enum.StrEnum):
     REFUNDS = "refunds"
     AUDIT_READ = "audit.read"
     ACCOUNTS_MANAGE = "accounts.manage"
+    STORE_MANAGE = "store.manage"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

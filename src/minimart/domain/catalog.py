@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -17,8 +18,17 @@ from minimart.domain.errors import (
     ValidationFailed,
 )
 from minimart.domain.ids import new_id
+from minimart.domain.images import Picture, UnsupportedImage
 from minimart.domain.money import Money
-from minimart.domain.ports import AuditLog, Clock, ItemRepository
+from minimart.domain.ports import (
+    AuditLog,
+    CategoryRepository,
+    Clock,
+    ImageProcessor,
+    ImageStore,
+    ItemRepository,
+    UnitOfWork,
+)
 
 T = TypeVar("T")
 
@@ -40,6 +50,8 @@ class Item:
     featured: bool = False
     archived: bool = False
     version: int = 1
+    category_id: str | None = None
+    image_key: str | None = None
 
     @property
     def in_stock(self) -> bool:
@@ -48,11 +60,12 @@ class Item:
     def editable_fields(self) -> dict[str, Any]:
         return {"sku": self.sku, "name": self.name, "description": self.description,
                 "price": self.price.amount, "stock": self.stock,
-                "available": self.available, "featured": self.featured}
+                "available": self.available, "featured": self.featured,
+                "category_id": self.category_id}
 
 
 EDITABLE_FIELDS = frozenset({"sku", "name", "description", "price", "stock",
-                             "available", "featured"})
+                             "available", "featured", "category_id"})
 
 
 class ItemSort(enum.StrEnum):
@@ -90,6 +103,7 @@ class ItemQuery:
     in_stock: bool = False
     available: bool | None = None
     featured: bool | None = None
+    category_id: str | None = None
     include_archived: bool = False
     sort: ItemSort = ItemSort.NAME
     limit: int = DEFAULT_PAGE_SIZE
@@ -118,6 +132,7 @@ class NewItem:
     sku: str | None = None
     available: bool = True
     featured: bool = False
+    category_id: str | None = None
 
 
 def check_item_fields(fields: dict[str, Any]) -> None:
@@ -131,9 +146,15 @@ def check_item_fields(fields: dict[str, Any]) -> None:
 
 
 class CatalogService:
-    def __init__(self, items: ItemRepository, audit: AuditLog, clock: Clock,
-                 currency: str) -> None:
+    def __init__(self, items: ItemRepository, categories: CategoryRepository, audit: AuditLog,
+                 clock: Clock, currency: str, *, images: ImageStore | None = None,
+                 processor: ImageProcessor | None = None, uow: UnitOfWork | None = None,
+                 ) -> None:
         self._items = items
+        self._categories = categories
+        self._images: ImageStore = images or _NoImages()
+        self._processor: ImageProcessor = processor or _NoImages()
+        self._uow: UnitOfWork = uow or _ImmediateCommit()
         self._audit = audit
         self._clock = clock
         self._currency = currency
@@ -159,12 +180,13 @@ class CatalogService:
     def create_item(self, new: NewItem, actor: Actor) -> Item:
         actor.require(Permission.CATALOG_WRITE)
         check_item_fields({"name": new.name, "price": new.price, "stock": new.stock})
+        self._ensure_category(new.category_id)
         self._ensure_sku_free(new.sku, None)
         now = self._clock.now()
         item = Item(id=new_id(), sku=new.sku, name=new.name, description=new.description,
                     price=Money(new.price, self._currency), stock=new.stock,
                     available=new.available, featured=new.featured,
-                    created_at=now, updated_at=now)
+                    category_id=new.category_id, created_at=now, updated_at=now)
         self._items.add(item)
         self._record(actor, "item.created", item.id, diff({}, item.editable_fields()))
         return item
@@ -177,6 +199,8 @@ class CatalogService:
         if unknown:
             raise ValueError(f"not editable: {sorted(unknown)}")
         check_item_fields(changes)
+        if "category_id" in changes:
+            self._ensure_category(changes["category_id"])
         item = self._items.get(item_id)
         if item is None:
             raise NotFound("no such item")
@@ -224,6 +248,46 @@ class CatalogService:
         self._items.archive(item_id, self._clock.now())
         self._record(actor, "item.archived", item_id, {"archived": [False, True]})
 
+    # --- pictures --------------------------------------------------------
+    def set_image(self, item_id: str, upload: bytes, actor: Actor) -> Item:
+        """Accept a new picture; the old one is removed only once the new one is committed."""
+        actor.require(Permission.CATALOG_WRITE)
+        item = self._items.get(item_id)
+        if item is None:
+            raise NotFound("no such item")
+        key = self._images.put(self._processor.normalize(upload))
+        return self._replace_image(item, key, actor)
+
+    def remove_image(self, item_id: str, actor: Actor) -> None:
+        actor.require(Permission.CATALOG_WRITE)
+        item = self._items.get(item_id)
+        if item is None:
+            raise NotFound("no such item")
+        if item.image_key is not None:
+            self._replace_image(item, None, actor)
+
+    def image(self, key: str) -> Picture:
+        picture = self._images.get(key)
+        if picture is None:
+            raise NotFound("no such image")
+        return picture
+
+    def _replace_image(self, item: Item, key: str | None, actor: Actor) -> Item:
+        updated = replace(item, image_key=key, updated_at=self._clock.now(),
+                          version=item.version + 1)
+        if not self._items.update(updated, expected_version=item.version):
+            raise PreconditionFailed("the item changed meanwhile; try again")
+        old = item.image_key
+        if old is not None and old != key and not self._items.image_in_use(old):
+            self._uow.after_commit(lambda: self._images.delete(old))
+        self._record(actor, "item.image_changed", item.id, {"image_key": [old, key]})
+        return updated
+
+    def _ensure_category(self, category_id: str | None) -> None:
+        if category_id is not None and self._categories.get(category_id) is None:
+            raise ValidationFailed("no such category",
+                                   details={"category_id": ["no such category"]})
+
     def _ensure_sku_free(self, sku: str | None, own_id: str | None) -> None:
         if sku is None:
             return
@@ -237,3 +301,27 @@ class CatalogService:
             id=new_id(), at=self._clock.now(), actor_id=actor.account_id, action=action,
             entity_type="item", entity_id=item_id, changes=changes,
             request_id=actor.request_id))
+
+
+class _NoImages:
+    """For a catalog built without picture support (some tests, tools)."""
+
+    def normalize(self, data: bytes) -> Picture:
+        raise UnsupportedImage("this catalog takes no pictures")
+
+    def put(self, picture: Picture) -> str:
+        raise UnsupportedImage("this catalog takes no pictures")
+
+    def get(self, key: str) -> Picture | None:
+        return None
+
+    def delete(self, key: str) -> None:
+        return None
+
+
+class _ImmediateCommit:
+    def commit(self) -> None:
+        return None
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        action()

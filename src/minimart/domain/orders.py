@@ -39,7 +39,8 @@ from minimart.domain.ports import (
     PaymentGateway,
     UnitOfWork,
 )
-from minimart.domain.pricing import Pricing, Totals, compute_totals
+from minimart.domain.pricing import Totals, compute_totals
+from minimart.domain.store import StoreService
 
 log = logging.getLogger(__name__)
 
@@ -201,7 +202,7 @@ class OrderService:
     def __init__(self, *, orders: OrderRepository, items: ItemRepository,
                  idempotency: IdempotencyKeys, payments: PaymentGateway,
                  customers: PaymentCustomers, audit: AuditLog, uow: UnitOfWork, clock: Clock,
-                 pricing: Pricing, ttl: timedelta) -> None:
+                 store: StoreService, ttl: timedelta) -> None:
         self._orders = orders
         self._items = items
         self._idempotency = idempotency
@@ -210,7 +211,7 @@ class OrderService:
         self._audit = audit
         self._uow = uow
         self._clock = clock
-        self._pricing = pricing
+        self._store = store
         self._ttl = ttl
 
     # --- placing -------------------------------------------------------
@@ -255,9 +256,16 @@ class OrderService:
         lines = tuple(OrderLine(item_id=item.id, sku=item.sku, name=item.name,
                                 unit_price=item.price, quantity=line.quantity)
                       for line, item in zip(request.lines, items, strict=True))
-        totals = compute_totals([line.line_total for line in lines], self._pricing,
+        store = self._store.current()
+        if not store.takes_orders_at(self._clock.now()):
+            raise Conflict("the store is not taking orders now", code="store_closed")
+        totals = compute_totals([line.line_total for line in lines], store.pricing,
                                 request.fulfilment.type is FulfilmentType.DELIVERY,
                                 request.tip)
+        if totals.subtotal.amount < store.minimum_order:
+            raise Conflict("the order is below the store's minimum", code="below_minimum_order",
+                           details={"minimum_order": store.minimum_order,
+                                    "subtotal": totals.subtotal.amount})
         shortages = self._items.reserve_stock(
             {line.item_id: line.quantity for line in lines}, self._clock.now())
         if shortages:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -10,6 +10,8 @@ if TYPE_CHECKING:
     from minimart.domain.accounts import Account
     from minimart.domain.audit import AuditEvent
     from minimart.domain.catalog import Item, ItemQuery
+    from minimart.domain.categories import Category
+    from minimart.domain.images import Picture
     from minimart.domain.money import Money
     from minimart.domain.orders import (
         ClaimedKey,
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
         Shortage,
     )
     from minimart.domain.payments import PaymentEvent, PaymentIntent
+    from minimart.domain.store import StoreSettings
 
 
 class Clock(Protocol):
@@ -67,6 +70,10 @@ class ItemRepository(Protocol):
 
     def archive(self, item_id: str, at: datetime) -> None: ...
 
+    def image_in_use(self, key: str) -> bool:
+        """Whether any item still shows this picture (identical uploads share a key)."""
+        ...
+
     def reserve_stock(self, quantities: dict[str, int], at: datetime) -> list[Shortage]:
         """Take every quantity from stock, all or nothing, by conditional updates in item-id
         order (no deadlocks). Returns the short lines, having taken nothing, or []."""
@@ -77,6 +84,30 @@ class ItemRepository(Protocol):
         ...
 
     def count(self) -> int: ...
+
+
+class CategoryRepository(Protocol):
+    def add(self, category: Category) -> None: ...
+
+    def get(self, category_id: str) -> Category | None: ...
+
+    def list_with_counts(self) -> list[Category]:
+        """In position order, each with its count of items that are not archived."""
+        ...
+
+    def next_position(self) -> int: ...
+
+    def update(self, category: Category) -> None: ...
+
+    def delete(self, category_id: str, at: datetime) -> int:
+        """Delete the category and take its items out of it; returns how many there were."""
+        ...
+
+
+class StoreSettingsRepository(Protocol):
+    def get(self) -> StoreSettings | None: ...
+
+    def save(self, settings: StoreSettings, at: datetime) -> None: ...
 
 
 class AccountRepository(Protocol):
@@ -177,3 +208,26 @@ class UnitOfWork(Protocol):
         """Commit what is done so far and begin afresh: a deliberate intermediate commit
         before calling a payment provider."""
         ...
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        """Run action once the current transaction has committed (never if it aborts)."""
+        ...
+
+
+class ImageProcessor(Protocol):
+    def normalize(self, data: bytes) -> Picture:
+        """Decode and re-encode an upload, judged by its content; raises UnsupportedImage
+        or ImageTooLarge."""
+        ...
+
+
+class ImageStore(Protocol):
+    """Where pictures live: a local directory now, an object store later."""
+
+    def put(self, picture: Picture) -> str:
+        """Store the picture and return its key (the same content gives the same key)."""
+        ...
+
+    def get(self, key: str) -> Picture | None: ...
+
+    def delete(self, key: str) -> None: ...

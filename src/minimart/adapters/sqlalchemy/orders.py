@@ -6,12 +6,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Row, Table, bindparam, select, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
-from zope.sqlalchemy import mark_changed
+from sqlalchemy import Row, bindparam, select, tuple_
 
-from minimart.adapters.sqlalchemy.repositories import Repository
+from minimart.adapters.sqlalchemy.repositories import Repository, insert_or_skip
 from minimart.adapters.sqlalchemy.tables import (
     idempotency_keys,
     order_lines,
@@ -137,18 +134,6 @@ class SqlAlchemyOrderRepository(Repository):
                             orders.c.amount_captured > orders.c.amount_refunded)
                      .order_by(orders.c.updated_at).limit(limit))
         return list(self._session.execute(statement).scalars())
-
-
-def insert_or_skip(session: Session, table: Table, values: dict[str, Any],
-                   returning: Column[Any]) -> bool:
-    """INSERT .. ON CONFLICT DO NOTHING; True if this call inserted the row. A concurrent
-    insert of the same key waits until the first transaction ends."""
-    insert = (postgresql.insert if session.get_bind().dialect.name == "postgresql"
-              else sqlite.insert)
-    statement = insert(table).values(**values).on_conflict_do_nothing().returning(returning)
-    inserted = session.execute(statement).first() is not None
-    mark_changed(session)
-    return inserted
 
 
 class SqlAlchemyPaymentEventLog(Repository):

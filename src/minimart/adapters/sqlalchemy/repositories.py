@@ -10,18 +10,39 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Executable, Row, bindparam, func, or_, select, tuple_
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Executable,
+    Row,
+    Select,
+    Table,
+    bindparam,
+    func,
+    or_,
+    select,
+    tuple_,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from zope.sqlalchemy import mark_changed
 
-from minimart.adapters.sqlalchemy.tables import accounts, audit_events, items
+from minimart.adapters.sqlalchemy.tables import (
+    accounts,
+    audit_events,
+    categories,
+    items,
+    store_settings,
+)
 from minimart.domain.accounts import Account, Role
 from minimart.domain.audit import AuditEvent
 from minimart.domain.catalog import Item, ItemQuery
+from minimart.domain.categories import Category
 from minimart.domain.errors import Conflict
 from minimart.domain.money import Money
 from minimart.domain.orders import Shortage
+from minimart.domain.store import StoreSettings
 
 
 class Repository:
@@ -34,18 +55,32 @@ class Repository:
         return result
 
 
+def insert_or_skip(session: Session, table: Table, values: dict[str, Any],
+                   returning: Column[Any]) -> bool:
+    """INSERT .. ON CONFLICT DO NOTHING; True if this call inserted the row. A concurrent
+    insert of the same key waits until the first transaction ends."""
+    insert = (postgresql.insert if session.get_bind().dialect.name == "postgresql"
+              else sqlite.insert)
+    statement = insert(table).values(**values).on_conflict_do_nothing().returning(returning)
+    inserted = session.execute(statement).first() is not None
+    mark_changed(session)
+    return inserted
+
+
 def _item_from_row(row: Row[Any], currency: str) -> Item:
     return Item(id=row.id, sku=row.sku, name=row.name, description=row.description,
                 price=Money(row.price, currency), stock=row.stock, available=row.available,
                 featured=row.featured, archived=row.archived, version=row.version,
-                created_at=row.created_at, updated_at=row.updated_at)
+                created_at=row.created_at, updated_at=row.updated_at,
+                category_id=row.category_id, image_key=row.image_key)
 
 
 def _item_values(item: Item) -> dict[str, Any]:
     return {"sku": item.sku, "name": item.name, "name_key": item.name.lower(),
             "description": item.description, "price": item.price.amount, "stock": item.stock,
             "available": item.available, "featured": item.featured, "archived": item.archived,
-            "version": item.version, "updated_at": item.updated_at}
+            "version": item.version, "updated_at": item.updated_at,
+            "category_id": item.category_id, "image_key": item.image_key}
 
 
 _SORT_COLUMNS = {"name": items.c.name_key, "price": items.c.price, "created": items.c.created_at}
@@ -123,6 +158,8 @@ class SqlAlchemyItemRepository(Repository):
             filters.append(items.c.available.is_(query.available))
         if query.featured is not None:
             filters.append(items.c.featured.is_(query.featured))
+        if query.category_id is not None:
+            filters.append(items.c.category_id == query.category_id)
         return filters
 
     def update(self, item: Item, expected_version: int) -> bool:
@@ -152,6 +189,10 @@ class SqlAlchemyItemRepository(Repository):
     def count(self) -> int:
         return self._session.execute(select(func.count()).select_from(items)).scalar_one()
 
+    def image_in_use(self, key: str) -> bool:
+        return self._session.execute(
+            select(items.c.id).where(items.c.image_key == key).limit(1)).first() is not None
+
     def reserve_stock(self, quantities: dict[str, int], at: datetime) -> list[Shortage]:
         """Conditional decrements in item-id order; on any shortage, put back what was taken
         (the row locks stay ours until the transaction ends) and report every short line."""
@@ -175,6 +216,76 @@ class SqlAlchemyItemRepository(Repository):
             self._write(items.update().where(items.c.id == item_id)
                         .values(stock=items.c.stock + quantity, version=items.c.version + 1,
                                 updated_at=at))
+
+
+class SqlAlchemyCategoryRepository(Repository):
+    def add(self, category: Category) -> None:
+        self._write(categories.insert().values(
+            id=category.id, name=category.name, description=category.description,
+            position=category.position, created_at=category.created_at,
+            updated_at=category.updated_at))
+
+    def _select(self) -> Select[Any]:
+        shown = (select(func.count()).where(items.c.category_id == categories.c.id,
+                                            items.c.archived.is_(False))
+                 .correlate(categories).scalar_subquery())
+        return select(categories, shown.label("item_count"))
+
+    @staticmethod
+    def _from_row(row: Row[Any]) -> Category:
+        return Category(id=row.id, name=row.name, description=row.description,
+                        position=row.position, created_at=row.created_at,
+                        updated_at=row.updated_at, item_count=row.item_count)
+
+    def get(self, category_id: str) -> Category | None:
+        row = self._session.execute(self._select().where(categories.c.id == category_id)).first()
+        return None if row is None else self._from_row(row)
+
+    def list_with_counts(self) -> list[Category]:
+        statement = self._select().order_by(categories.c.position, categories.c.id)
+        return [self._from_row(row) for row in self._session.execute(statement)]
+
+    def next_position(self) -> int:
+        highest = self._session.execute(select(func.max(categories.c.position))).scalar()
+        return (highest or 0) + 1
+
+    def update(self, category: Category) -> None:
+        self._write(categories.update().where(categories.c.id == category.id).values(
+            name=category.name, description=category.description, position=category.position,
+            updated_at=category.updated_at))
+
+    def delete(self, category_id: str, at: datetime) -> int:
+        emptied = self._write(items.update().where(items.c.category_id == category_id)
+                              .values(category_id=None, version=items.c.version + 1,
+                                      updated_at=at)).rowcount
+        self._write(categories.delete().where(categories.c.id == category_id))
+        return emptied
+
+
+class SqlAlchemyStoreSettingsRepository(Repository):
+    """One row (id = 1); the currency is the ini's and is not stored."""
+
+    def __init__(self, session: Session, currency: str) -> None:
+        super().__init__(session)
+        self._currency = currency
+
+    def get(self) -> StoreSettings | None:
+        row = self._session.execute(select(store_settings)).first()
+        if row is None:
+            return None
+        hours = {day: [(start, end) for start, end in spans]
+                 for day, spans in row.opening_hours.items()}
+        return StoreSettings(name=row.name, currency=self._currency,
+                             tax_rate_bps=row.tax_rate_bps, delivery_fee=row.delivery_fee,
+                             minimum_order=row.minimum_order, open=row.open,
+                             opening_hours=hours, time_zone=row.time_zone)
+
+    def save(self, settings: StoreSettings, at: datetime) -> None:
+        values = {**settings.fields(), "updated_at": at}
+        if not insert_or_skip(self._session, store_settings, {"id": 1, **values},
+                              store_settings.c.id):
+            self._write(store_settings.update().where(store_settings.c.id == 1)
+                        .values(**values))
 
 
 def _account_from_row(row: Row[Any]) -> Account:

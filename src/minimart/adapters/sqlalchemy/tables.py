@@ -45,11 +45,39 @@ items = Table(
     Column("version", Integer, nullable=False, default=1),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    Column("category_id", String(32), ForeignKey("categories.id")),
+    Column("image_key", String(128)),
     CheckConstraint("stock >= 0", name="stock_not_negative"),
     CheckConstraint("price >= 0", name="price_not_negative"),
     Index(None, "name_key", "id"),
     Index(None, "price", "id"),
     Index(None, "created_at", "id"),
+    Index(None, "category_id"),
+)
+
+categories = Table(
+    "categories", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(120), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index(None, "position", "id"),
+)
+
+store_settings = Table(
+    "store_settings", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(120), nullable=False),
+    Column("tax_rate_bps", Integer, nullable=False),
+    Column("delivery_fee", BigInteger, nullable=False),
+    Column("minimum_order", BigInteger, nullable=False),
+    Column("open", Boolean, nullable=False),
+    Column("opening_hours", JsonDocument, nullable=False),
+    Column("time_zone", String(64), nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    CheckConstraint("id = 1", name="single_row"),
 )
 
 accounts = Table(

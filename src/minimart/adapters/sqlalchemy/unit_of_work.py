@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import transaction
 
 
@@ -13,3 +15,10 @@ class TransactionUnitOfWork:
         """Commit the work so far and begin the next transaction: `tm.commit(); tm.begin()`."""
         self._manager.commit()
         self._manager.begin()
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        def run_if_committed(committed: bool) -> None:
+            if committed:
+                action()
+
+        self._manager.get().addAfterCommitHook(run_if_committed)

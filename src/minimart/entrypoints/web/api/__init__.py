@@ -8,3 +8,6 @@ def includeme(config: Configurator) -> None:
     config.include(".accounts", route_prefix="/api/v1")
     config.include(".orders", route_prefix="/api/v1")
     config.include(".payments", route_prefix="/api/v1")
+    config.include(".categories", route_prefix="/api/v1")
+    config.include(".store", route_prefix="/api/v1")
+    config.include(".item_images")

@@ -35,6 +35,12 @@ SKU = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
 
 
 class ItemSchema(Schema):
+    """An item as API.md shows it; made per request, which the image's URL needs."""
+
+    def __init__(self, request: Request | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.request = request
+
     id = fields.String()
     sku = fields.String(allow_none=True)
     name = fields.String()
@@ -45,8 +51,19 @@ class ItemSchema(Schema):
     available = fields.Boolean()
     featured = fields.Boolean()
     archived = fields.Boolean()
+    category_id = fields.String(allow_none=True)
+    image_url = fields.Method("_image_url")
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
+
+    def _image_url(self, item: Item) -> str | None:
+        return image_url(self.request, item)
+
+
+def image_url(request: Request | None, item: Item) -> str | None:
+    if item.image_key is None or request is None:
+        return None
+    return request.route_url("images.show", key=item.image_key)
 
 
 class ItemListQuery(Schema):
@@ -57,6 +74,7 @@ class ItemListQuery(Schema):
     available = fields.Boolean()
     featured = fields.Boolean()
     include_archived = fields.Boolean()
+    category = fields.String(validate=validate.Length(min=1, max=64))
     sort = fields.Enum(ItemSort, by_value=True, load_default=ItemSort.NAME)
     limit = fields.Integer(validate=validate.Range(min=1, max=MAX_PAGE_SIZE),
                            load_default=DEFAULT_PAGE_SIZE)
@@ -71,6 +89,7 @@ class _ItemFields(Schema):
     sku = fields.String(allow_none=True, validate=SKU)
     available = fields.Boolean()
     featured = fields.Boolean()
+    category_id = fields.String(allow_none=True, validate=validate.Length(min=1, max=64))
 
 
 class ItemCreate(_ItemFields):
@@ -94,12 +113,11 @@ class StockAdjustment(Schema):
 
 _CURSOR_VALUES = {"name": string_value, "price": integer_value, "created": datetime_value}
 _ETAG = re.compile(r'^(?:W/)?"v(\d{1,9})"$')
-item_schema = ItemSchema()
 
 
-def _with_etag(request: Request, item: Item) -> dict[str, Any]:
+def with_etag(request: Request, item: Item) -> dict[str, Any]:
     request.response.etag = f"v{item.version}"
-    return item_schema.dump(item)
+    return ItemSchema(request).dump(item)
 
 
 def _expected_version(request: Request) -> int | None:
@@ -124,17 +142,18 @@ def list_items(request: Request) -> dict[str, Any]:
         text=params.get("q") or None, min_price=params.get("min_price"),
         max_price=params.get("max_price"), in_stock=params.get("in_stock", False),
         available=params.get("available"), featured=params.get("featured"),
+        category_id=params.get("category"),
         include_archived=params.get("include_archived", False), sort=sort,
         limit=params["limit"], after=after)
     page = request.services.catalog.list_items(query, request.actor)
-    return {"data": item_schema.dump(page.entries, many=True),
+    return {"data": ItemSchema(request).dump(page.entries, many=True),
             "next_cursor": page.next_after and encode_cursor(sort.value, page.next_after)}
 
 
 def get_item(request: Request) -> dict[str, Any]:
     request.response.conditional_response = True
     item = request.services.catalog.get_item(request.matchdict["id"], request.actor)
-    return _with_etag(request, item)
+    return with_etag(request, item)
 
 
 def create_item(request: Request) -> dict[str, Any]:
@@ -142,7 +161,7 @@ def create_item(request: Request) -> dict[str, Any]:
     item = request.services.catalog.create_item(NewItem(**data), request.actor)
     request.response.status_int = 201
     request.response.location = request.route_url("api.items.detail", id=item.id)
-    return _with_etag(request, item)
+    return with_etag(request, item)
 
 
 def update_item(request: Request) -> dict[str, Any]:
@@ -150,7 +169,7 @@ def update_item(request: Request) -> dict[str, Any]:
     item = request.services.catalog.update_item(
         request.matchdict["id"], changes, request.actor,
         expected_version=_expected_version(request))
-    return _with_etag(request, item)
+    return with_etag(request, item)
 
 
 def adjust_stock(request: Request) -> dict[str, Any]:
@@ -158,7 +177,7 @@ def adjust_stock(request: Request) -> dict[str, Any]:
     item = request.services.catalog.adjust_stock(request.matchdict["id"], data["delta"],
                                                  data["reason"], request.actor)
     request.response.status_int = 201
-    return _with_etag(request, item)
+    return with_etag(request, item)
 
 
 def archive_item(request: Request) -> Response:

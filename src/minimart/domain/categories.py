@@ -1,0 +1,94 @@
+"""Categories group a menu or a shelf: ordered by position, each item in at most one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from minimart.domain.accounts import Actor, Permission
+from minimart.domain.audit import AuditEvent, diff
+from minimart.domain.errors import NotFound, ValidationFailed
+from minimart.domain.ids import new_id
+from minimart.domain.ports import AuditLog, CategoryRepository, Clock
+
+EDITABLE = frozenset({"name", "description", "position"})
+
+
+@dataclass(frozen=True, slots=True)
+class Category:
+    id: str
+    name: str
+    description: str
+    position: int
+    created_at: datetime
+    updated_at: datetime
+    item_count: int = 0  # items shown to shoppers (not archived); filled in when listing
+
+    def fields(self) -> dict[str, Any]:
+        return {"name": self.name, "description": self.description, "position": self.position}
+
+
+class CategoryService:
+    def __init__(self, categories: CategoryRepository, audit: AuditLog, clock: Clock) -> None:
+        self._categories = categories
+        self._audit = audit
+        self._clock = clock
+
+    def list_categories(self) -> list[Category]:
+        """Every category in position order, with its count of shoppable items."""
+        return self._categories.list_with_counts()
+
+    def get_category(self, category_id: str) -> Category:
+        category = self._categories.get(category_id)
+        if category is None:
+            raise NotFound("no such category")
+        return category
+
+    def create_category(self, name: str, actor: Actor, description: str = "",
+                        position: int | None = None) -> Category:
+        actor.require(Permission.CATALOG_WRITE)
+        _check_name(name)
+        now = self._clock.now()
+        category = Category(
+            id=new_id(), name=name.strip(), description=description,
+            position=self._categories.next_position() if position is None else position,
+            created_at=now, updated_at=now)
+        self._categories.add(category)
+        self._record(actor, "category.created", category.id, diff({}, category.fields()))
+        return category
+
+    def update_category(self, category_id: str, changes: dict[str, Any],
+                        actor: Actor) -> Category:
+        actor.require(Permission.CATALOG_WRITE)
+        unknown = set(changes) - EDITABLE
+        if unknown:
+            raise ValueError(f"not editable: {sorted(unknown)}")
+        if "name" in changes:
+            _check_name(changes["name"])
+        category = self.get_category(category_id)
+        updated = replace(category, **changes, updated_at=self._clock.now())
+        self._categories.update(updated)
+        self._record(actor, "category.updated", category_id,
+                     diff(category.fields(), updated.fields()))
+        return self.get_category(category_id)
+
+    def delete_category(self, category_id: str, actor: Actor) -> None:
+        """Remove a category; its items stay, in no category."""
+        actor.require(Permission.CATALOG_WRITE)
+        category = self.get_category(category_id)
+        emptied = self._categories.delete(category_id, self._clock.now())
+        self._record(actor, "category.deleted", category_id,
+                     {**diff(category.fields(), {}), "items_emptied": [None, emptied]})
+
+    def _record(self, actor: Actor, action: str, category_id: str,
+                changes: dict[str, list[Any]]) -> None:
+        self._audit.record(AuditEvent(
+            id=new_id(), at=self._clock.now(), actor_id=actor.account_id, action=action,
+            entity_type="category", entity_id=category_id, changes=changes,
+            request_id=actor.request_id))
+
+
+def _check_name(name: str) -> None:
+    if not name.strip():
+        raise ValidationFailed("a category needs a name", details={"name": ["must not be blank"]})

@@ -1,0 +1,122 @@
+"""The store's own settings: its name, rates, minimum order and when it takes orders.
+
+Opening hours are per weekday in the store's time zone, as "HH:MM" pairs with the start
+inside and the end outside the interval ("24:00" ends at midnight). A store with no hours
+at all takes orders whenever its open switch is on.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from minimart.domain.accounts import Actor, Permission
+from minimart.domain.audit import AuditEvent, diff
+from minimart.domain.errors import ValidationFailed
+from minimart.domain.ids import new_id
+from minimart.domain.ports import AuditLog, Clock, StoreSettingsRepository
+from minimart.domain.pricing import Pricing
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MAX_TAX_RATE_BPS = 10_000
+MAX_INTERVALS_PER_DAY = 6
+_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
+EDITABLE = frozenset({"name", "tax_rate_bps", "delivery_fee", "minimum_order", "open",
+                      "opening_hours", "time_zone"})
+
+OpeningHours = dict[str, list[tuple[str, str]]]
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSettings:
+    name: str
+    currency: str
+    tax_rate_bps: int = 0
+    delivery_fee: int = 0
+    minimum_order: int = 0
+    open: bool = True
+    opening_hours: OpeningHours = field(default_factory=dict)
+    time_zone: str = "UTC"
+
+    @property
+    def pricing(self) -> Pricing:
+        return Pricing(currency=self.currency, tax_rate_bps=self.tax_rate_bps,
+                       delivery_fee=self.delivery_fee)
+
+    def takes_orders_at(self, moment: datetime) -> bool:
+        if not self.open:
+            return False
+        if not self.opening_hours:
+            return True
+        local = moment.astimezone(ZoneInfo(self.time_zone))
+        now = local.strftime("%H:%M")
+        return any(start <= now < end
+                   for start, end in self.opening_hours.get(WEEKDAYS[local.weekday()], []))
+
+    def fields(self) -> dict[str, Any]:
+        return {"name": self.name, "tax_rate_bps": self.tax_rate_bps,
+                "delivery_fee": self.delivery_fee, "minimum_order": self.minimum_order,
+                "open": self.open, "time_zone": self.time_zone,
+                "opening_hours": {day: [list(i) for i in spans]
+                                  for day, spans in sorted(self.opening_hours.items())}}
+
+
+def check_settings(settings: StoreSettings) -> None:
+    problems: dict[str, list[str]] = {}
+    if not settings.name.strip():
+        problems["name"] = ["must not be blank"]
+    if not 0 <= settings.tax_rate_bps <= MAX_TAX_RATE_BPS:
+        problems["tax_rate_bps"] = [f"must be 0 to {MAX_TAX_RATE_BPS} basis points"]
+    for amount in ("delivery_fee", "minimum_order"):
+        if getattr(settings, amount) < 0:
+            problems[amount] = ["must not be negative"]
+    try:
+        ZoneInfo(settings.time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        problems["time_zone"] = ["not an IANA time zone, such as Europe/Paris"]
+    for day, spans in settings.opening_hours.items():
+        if day not in WEEKDAYS:
+            problems[f"opening_hours.{day}"] = [f"days are {', '.join(WEEKDAYS)}"]
+        elif len(spans) > MAX_INTERVALS_PER_DAY:
+            problems[f"opening_hours.{day}"] = [f"at most {MAX_INTERVALS_PER_DAY} intervals"]
+        elif not all(_TIME.match(a) and _TIME.match(b) and a < b for a, b in spans):
+            problems[f"opening_hours.{day}"] = ['each interval is ["HH:MM", "HH:MM"], '
+                                                "start before end"]
+    if problems:
+        raise ValidationFailed("the store settings are not valid", details=problems)
+
+
+class StoreService:
+    def __init__(self, repository: StoreSettingsRepository, defaults: StoreSettings,
+                 audit: AuditLog, clock: Clock) -> None:
+        self._repository = repository
+        self._defaults = defaults
+        self._audit = audit
+        self._clock = clock
+
+    def current(self) -> StoreSettings:
+        """The saved settings, or the ini's defaults until an admin saves some."""
+        saved = self._repository.get()
+        return replace(saved, currency=self._defaults.currency) if saved else self._defaults
+
+    def update(self, changes: dict[str, Any], actor: Actor) -> StoreSettings:
+        actor.require(Permission.STORE_MANAGE)
+        unknown = set(changes) - EDITABLE
+        if unknown:
+            raise ValueError(f"not editable: {sorted(unknown)}")
+        before = self.current()
+        if "opening_hours" in changes:
+            changes = {**changes, "opening_hours": {
+                day: [(start, end) for start, end in spans]
+                for day, spans in changes["opening_hours"].items()}}
+        after = replace(before, **changes)
+        check_settings(after)
+        self._repository.save(after, self._clock.now())
+        self._audit.record(AuditEvent(
+            id=new_id(), at=self._clock.now(), actor_id=actor.account_id,
+            action="store.updated", entity_type="store", entity_id="store",
+            changes=diff(before.fields(), after.fields()), request_id=actor.request_id))
+        return after
