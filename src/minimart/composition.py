@@ -31,6 +31,7 @@ from minimart.adapters.sqlalchemy.unit_of_work import TransactionUnitOfWork
 from minimart.adapters.stripe_gateway import StripePaymentGateway, StripeWebhookVerifier
 from minimart.domain.accounts import AccountService
 from minimart.domain.catalog import CatalogService
+from minimart.domain.catalog_transfer import CatalogTransfer
 from minimart.domain.categories import CategoryService
 from minimart.domain.orders import OrderService
 from minimart.domain.payment_customers import PaymentCustomers
@@ -49,6 +50,7 @@ class Services:
     catalog: CatalogService
     categories: CategoryService
     store: StoreService
+    transfer: CatalogTransfer
     accounts: AccountService
     orders: OrderService
     payments: PaymentService
@@ -104,10 +106,13 @@ class Container:
             payments=self.payments, customers=customers, audit=audit, uow=uow,
             clock=self.clock, store=store,
             ttl=timedelta(minutes=self.settings.order_ttl_minutes))
+        catalog = CatalogService(items, categories, audit, self.clock, self.settings.currency,
+                                 images=self.images, processor=self.image_processor, uow=uow)
+        category_service = CategoryService(categories, audit, self.clock)
         return Services(
-            catalog=CatalogService(items, categories, audit, self.clock, self.settings.currency,
-                                   images=self.images, processor=self.image_processor, uow=uow),
-            categories=CategoryService(categories, audit, self.clock),
+            catalog=catalog,
+            categories=category_service,
+            transfer=CatalogTransfer(catalog, category_service),
             store=store,
             accounts=AccountService(accounts, self.hasher, audit, self.clock),
             orders=order_service,

@@ -14,14 +14,17 @@ import pytest
 
 from minimart.adapters.memory import (
     FixedClock,
+    MemoryAccountRepository,
     MemoryAuditLog,
+    MemoryCategoryRepository,
     MemoryIdempotencyKeys,
     MemoryItemRepository,
     MemoryOrderRepository,
     MemoryPaymentGateway,
+    MemoryStoreSettingsRepository,
     MemoryUnitOfWork,
 )
-from minimart.domain.accounts import Actor, Role
+from minimart.domain.accounts import Account, Actor, Role
 from minimart.domain.audit import AuditEvent
 from minimart.domain.catalog import CatalogService, ItemQuery, NewItem, PageAfter
 from minimart.domain.errors import (
@@ -44,6 +47,7 @@ from minimart.domain.orders import (
     PlaceOrder,
     RequestedLine,
 )
+from minimart.domain.payment_customers import PaymentCustomers
 from minimart.domain.payments import (
     PaymentDeclined,
     PaymentIntent,
@@ -51,6 +55,7 @@ from minimart.domain.payments import (
     PaymentStatus,
 )
 from minimart.domain.pricing import Pricing
+from minimart.domain.store import StoreService, StoreSettings
 
 CURRENCY = "usd"
 TTL = timedelta(minutes=30)
@@ -77,6 +82,10 @@ class WatchedGateway(MemoryPaymentGateway):
         super().__init__()
         self.observations: list[tuple[str, Any]] = []
         self.watch: Callable[[], Any] = lambda: None
+
+    def create_customer(self, **kwargs: Any) -> str:
+        self.observations.append(("create_customer", self.watch()))
+        return super().create_customer(**kwargs)
 
     def create_intent(self, **kwargs: Any) -> PaymentIntent:
         self.observations.append(("create_intent", self.watch()))
@@ -113,11 +122,30 @@ class Shop:
         self.audit = MemoryAuditLog()
         self.uow = RecordingUnitOfWork(self.state)
         self.pricing = pricing or Pricing(currency=CURRENCY, tax_rate_bps=1000, delivery_fee=300)
-        self.catalog = CatalogService(self.items, self.audit, self.clock, CURRENCY)
+        self.accounts = MemoryAccountRepository()
+        for actor in (CUSTOMER, OTHER_CUSTOMER, STAFF, ADMIN):
+            self.add_account(actor)
+        self.customers = PaymentCustomers(self.accounts, self.gateway, self.uow)
+        self.catalog = CatalogService(self.items, MemoryCategoryRepository(self.items),
+                                      self.audit, self.clock, CURRENCY)
+        self.store = StoreService(
+            MemoryStoreSettingsRepository(),
+            StoreSettings(name="minimart", currency=self.pricing.currency,
+                          tax_rate_bps=self.pricing.tax_rate_bps,
+                          delivery_fee=self.pricing.delivery_fee),
+            self.audit, self.clock)
         self.service = OrderService(
             orders=self.orders, items=self.items, idempotency=self.keys,
-            payments=self.gateway, audit=self.audit, uow=self.uow, clock=self.clock,
-            pricing=self.pricing, ttl=ttl)
+            payments=self.gateway, customers=self.customers, audit=self.audit, uow=self.uow,
+            clock=self.clock, store=self.store, ttl=ttl)
+
+    def add_account(self, actor: Actor, payment_customer_id: str | None = None) -> None:
+        """The account behind an actor, as PaymentCustomers finds it."""
+        assert actor.account_id is not None and actor.role is not None
+        self.accounts.add(Account(
+            id=actor.account_id, email=f"{actor.account_id}@example.com",
+            name=actor.account_id, role=actor.role, password_hash="plain$x",
+            created_at=self.clock.now(), payment_customer_id=payment_customer_id))
 
     # catalog
     def item(self, name: str = "Tea", price: int = 250, stock: int = 10, **fields: Any) -> str:
@@ -402,11 +430,28 @@ def test_the_reservation_is_committed_before_the_payment_provider_is_called(shop
     shop.gateway.watch = lambda: (shop.uow.commits, shop.uow.snapshots[-1]
                                   if shop.uow.snapshots else None)
     order = shop.place((tea, 3), payment_method="pm_card_visa")
+    # an account's first order also makes its provider customer, after a commit of its own
+    [(commits_at_customer, _)] = shop.gateway.calls_of("create_customer")
     [(commits_at_call, committed)] = shop.gateway.calls_of("create_intent")
-    assert commits_at_call == commits_before + 1
+    assert commits_at_customer == commits_before + 2
+    assert commits_at_call == commits_before + 2
     statuses, stock = committed
     assert statuses == {order.id: PENDING}
     assert stock[tea] == 7
+
+
+def test_an_accounts_later_orders_reuse_its_provider_customer_without_another_commit(shop, tea):
+    shop.place((tea, 1))
+    commits_before = shop.uow.commits
+    shop.gateway.observations.clear()
+    shop.gateway.watch = lambda: shop.uow.commits
+    shop.place((tea, 1))
+    assert shop.gateway.calls_of("create_customer") == []
+    assert shop.gateway.calls_of("create_intent") == [commits_before + 1]
+    assert len(shop.gateway.customers) == 1
+    account = shop.accounts.get(CUSTOMER.account_id or "")
+    assert account is not None
+    assert account.payment_customer_id == next(iter(shop.gateway.customers.values()))
 
 
 # --- payment outcomes ------------------------------------------------------------------------
@@ -458,9 +503,10 @@ def test_a_declined_cards_cancellation_is_committed(shop, tea):
     with pytest.raises(PaymentDeclined):
         shop.place((tea, 4), payment_method="pm_card_chargeDeclined")
     [order] = shop.all_orders()
-    assert shop.uow.commits == 2
+    assert shop.uow.commits == 3
     assert shop.uow.snapshots == [
         ({order.id: PENDING}, {tea: 6}),      # the reservation, before the provider
+        ({order.id: PENDING}, {tea: 6}),      # nothing new, before creating the customer
         ({order.id: CANCELLED}, {tea: 10}),   # the cancellation, before answering 402
     ]
 
@@ -474,7 +520,8 @@ def test_provider_down_leaves_a_pending_unstarted_order_that_a_replay_pays(shop,
     assert order.status is PENDING
     assert order.payment.status is PaymentStatus.NOT_STARTED
     assert shop.stock(tea) == 7
-    assert shop.uow.commits == 1  # the reservation stands: nothing was lost
+    # the reservation stands: nothing was lost (the second commit precedes the customer call)
+    assert shop.uow.snapshots == [({order.id: PENDING}, {tea: 7})] * 2
 
     shop.gateway.down = False
     replay = shop.placed((tea, 3), key="key-1", payment_method="pm_card_visa")

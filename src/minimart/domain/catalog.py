@@ -176,6 +176,9 @@ class CatalogService:
             raise NotFound("no such item")
         return item
 
+    def find_by_sku(self, sku: str) -> Item | None:
+        return self._items.get_by_sku(sku)
+
     # --- changing ------------------------------------------------------
     def create_item(self, new: NewItem, actor: Actor) -> Item:
         actor.require(Permission.CATALOG_WRITE)

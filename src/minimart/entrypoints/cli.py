@@ -7,6 +7,7 @@ Each command runs in one transaction (`with request.tm`). Expected failures prin
 from __future__ import annotations
 
 import argparse
+import csv
 import getpass
 import json
 import os
@@ -22,6 +23,7 @@ from pyramid.request import Request
 from minimart.adapters.sqlalchemy.database import upgrade_schema
 from minimart.domain.accounts import Actor, Role
 from minimart.domain.catalog import NewItem
+from minimart.domain.catalog_transfer import COLUMNS, REQUIRED
 from minimart.domain.errors import DomainError
 from minimart.settings import SettingsError
 
@@ -87,6 +89,58 @@ def reconcile_payments(request: Request, args: argparse.Namespace) -> str:
             f"{report.cancelled} cancelled; {report.refunds_finished} refunds finished")
 
 
+class _Progress:
+    """A progress bar on stderr for long imports; silent for short ones."""
+
+    def __init__(self, total: int, threshold: int = 500) -> None:
+        self._total = total
+        self._shown = total >= threshold
+
+    def __call__(self, done: int) -> None:
+        if self._shown and (done % 100 == 0 or done == self._total):
+            filled = 30 * done // self._total
+            print(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done}/{self._total} rows",
+                  end="\n" if done == self._total else "", file=sys.stderr, flush=True)
+
+
+def import_items(request: Request, args: argparse.Namespace) -> str:
+    """Create or update items from a CSV file, all or nothing."""
+    try:
+        with open(args.file, newline="", encoding="utf-8-sig") as source:
+            reader = csv.DictReader(source)
+            missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
+            if missing:
+                raise CliError("bad_csv", f"the header lacks the columns: {', '.join(missing)}")
+            rows = [(reader.line_num, row) for row in reader]
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise CliError("bad_csv", f"cannot read {args.file}: {error}") from None
+    report = request.services.transfer.import_rows(rows, _actor(request), _Progress(len(rows)))
+    if report.rejected:
+        for row in report.rejected:
+            print(f"line {row.line}: {'; '.join(row.reasons)}", file=sys.stderr)
+        raise CliError("rows_rejected", f"{len(report.rejected)} rows rejected; "
+                                        "nothing was imported")
+    return (f"imported {len(rows)} rows: {report.created} created, {report.updated} updated, "
+            f"{report.unchanged} unchanged")
+
+
+def export_items(request: Request, args: argparse.Namespace) -> str:
+    """Write the items on sale as CSV (the columns import-items reads)."""
+    target = sys.stdout if args.file == "-" else open(args.file, "w", newline="",  # noqa: SIM115
+                                                      encoding="utf-8")
+    try:
+        writer = csv.DictWriter(target, fieldnames=COLUMNS)
+        writer.writeheader()
+        count = 0
+        for row in request.services.transfer.export_rows(_actor(request)):
+            writer.writerow(row)
+            count += 1
+    finally:
+        if target is not sys.stdout:
+            target.close()
+    return f"exported {count} items" if args.file != "-" else ""
+
+
 def _actor(request: Request) -> Actor:
     return Actor.system(request_id=f"cli:{os.getpid()}")
 
@@ -105,6 +159,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("load-demo", help="load the demo catalog")
     demo.set_defaults(handler=load_demo, transactional=True)
+
+    importer = commands.add_parser("import-items",
+                                   help="create or update items from CSV (all or nothing)")
+    importer.add_argument("file", help=f"CSV with the columns {', '.join(COLUMNS)}")
+    importer.set_defaults(handler=import_items, transactional=True)
+
+    exporter = commands.add_parser("export-items", help="write the items on sale as CSV")
+    exporter.add_argument("file", help="where to write, or - for standard output")
+    exporter.set_defaults(handler=export_items, transactional=True)
 
     expire = commands.add_parser("expire-orders",
                                  help="cancel unpaid orders past minimart.order_ttl_minutes")
@@ -145,7 +208,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as error:
         print(f"settings_invalid: {error}", file=sys.stderr)
         return 1
-    print(result)
+    if result:
+        print(result)
     return 0
 
 
