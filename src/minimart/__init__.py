@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import os
-import warnings
-
-# Pyramid 2.1 still imports pkg_resources, whose deprecation notice would greet every
-# `minimart` and `pserve` run; nothing of ours uses it.
-warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
 from collections.abc import Callable, Mapping
 from typing import Any
 

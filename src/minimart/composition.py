@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from minimart.adapters.clock import SystemClock
 from minimart.adapters.images import LocalDirectoryImageStore, PillowImageProcessor
 from minimart.adapters.memory import MemoryPaymentGateway
+from minimart.adapters.one_time_passwords import PyotpOneTimePasswords
 from minimart.adapters.passwords import Argon2PasswordHasher
 from minimart.adapters.sqlalchemy.database import make_engine, make_session_factory, tm_session
 from minimart.adapters.sqlalchemy.orders import (
@@ -25,11 +26,13 @@ from minimart.adapters.sqlalchemy.repositories import (
     SqlAlchemyAuditLog,
     SqlAlchemyCategoryRepository,
     SqlAlchemyItemRepository,
+    SqlAlchemyLoginThrottle,
     SqlAlchemyStoreSettingsRepository,
 )
 from minimart.adapters.sqlalchemy.unit_of_work import TransactionUnitOfWork
 from minimart.adapters.stripe_gateway import StripePaymentGateway, StripeWebhookVerifier
-from minimart.domain.accounts import AccountService
+from minimart.domain.accounts import AccountService, LoginPolicy
+from minimart.domain.audit import AuditService
 from minimart.domain.catalog import CatalogService
 from minimart.domain.catalog_transfer import CatalogTransfer
 from minimart.domain.categories import CategoryService
@@ -51,6 +54,7 @@ class Services:
     categories: CategoryService
     store: StoreService
     transfer: CatalogTransfer
+    audit: AuditService
     accounts: AccountService
     orders: OrderService
     payments: PaymentService
@@ -74,6 +78,12 @@ class Container:
 
         self.webhooks = StripeWebhookVerifier(settings.stripe_webhook_secret)
         self.images = LocalDirectoryImageStore(settings.images_directory)
+        self.otp = PyotpOneTimePasswords()
+        self.login_policy = LoginPolicy(
+            max_failures_per_account=settings.login_max_failures_per_account,
+            max_failures_per_address=settings.login_max_failures_per_address,
+            window=timedelta(minutes=settings.login_window_minutes),
+            require_totp_for_staff=settings.require_totp_for_staff)
         self.image_processor = PillowImageProcessor()
 
     @staticmethod
@@ -114,7 +124,10 @@ class Container:
             categories=category_service,
             transfer=CatalogTransfer(catalog, category_service),
             store=store,
-            accounts=AccountService(accounts, self.hasher, audit, self.clock),
+            accounts=AccountService(accounts, self.hasher, audit, self.clock,
+                                    throttle=SqlAlchemyLoginThrottle(session), otp=self.otp,
+                                    uow=uow, policy=self.login_policy),
+            audit=AuditService(audit),
             orders=order_service,
             payments=PaymentService(
                 orders=orders, order_service=order_service, customers=customers,

@@ -52,6 +52,10 @@ class Settings:
     stripe_max_network_retries: int
     reconcile_after_minutes: int
     images_directory: str
+    login_max_failures_per_account: int
+    login_max_failures_per_address: int
+    login_window_minutes: int
+    require_totp_for_staff: bool
     image_max_bytes: int
 
     @property
@@ -68,6 +72,13 @@ def _int(raw: Mapping[str, Any], key: str, default: int, minimum: int = 0) -> in
     if number < minimum:
         raise SettingsError(f"{key} must be at least {minimum}")
     return number
+
+
+def _flag(raw: Mapping[str, Any], key: str) -> bool:
+    value = str(raw.get(key, "false")).strip().lower()
+    if value not in ("true", "false", "yes", "no", "1", "0", "on", "off"):
+        raise SettingsError(f"{key} must be true or false, not {value!r}")
+    return value in ("true", "yes", "1", "on")
 
 
 def _secret(name: str, value: str | None, production: bool) -> str:
@@ -146,6 +157,11 @@ def load_settings(raw: Mapping[str, Any], environ: Mapping[str, str]) -> Setting
         stripe_timeout_seconds=_int(raw, "minimart.stripe.timeout_seconds", 10, 1),
         stripe_max_network_retries=_int(raw, "minimart.stripe.max_network_retries", 2, 0),
         reconcile_after_minutes=_int(raw, "minimart.reconcile_after_minutes", 5, 1),
+        login_max_failures_per_account=_int(raw, "minimart.login.max_failures_per_account", 5, 1),
+        login_max_failures_per_address=_int(raw, "minimart.login.max_failures_per_address", 50,
+                                            1),
+        login_window_minutes=_int(raw, "minimart.login.window_minutes", 15, 1),
+        require_totp_for_staff=_flag(raw, "minimart.login.require_totp_for_staff"),
         images_directory=str(raw.get("minimart.images.directory", "var/images")),
         image_max_bytes=_int(raw, "minimart.images.max_bytes", 5 * 1024 * 1024, 1024),
     )

@@ -161,7 +161,7 @@ def customer(make_account: Any) -> dict[str, str]:
 
 def claims(account_id: str, **extra: Any) -> dict[str, Any]:
     now = int(time.time())
-    return {"sub": account_id, "iat": now, "exp": now + 600, **extra}
+    return {"sub": account_id, "iat": now, "exp": now + 600, "gen": 0, **extra}
 
 
 def test_a_token_built_here_with_the_test_secret_is_accepted(testapp, customer):
@@ -172,7 +172,7 @@ def test_a_token_built_here_with_the_test_secret_is_accepted(testapp, customer):
 
 def test_an_expired_token_answers_401(testapp, customer):
     now = int(time.time())
-    token = jwt.encode({"sub": customer["id"], "iat": now - 7200, "exp": now - 3600},
+    token = jwt.encode({"sub": customer["id"], "iat": now - 7200, "exp": now - 3600, "gen": 0},
                        TEST_JWT_SECRET, algorithm="HS256")
     assert_unauthenticated(testapp.get(ME, headers=bearer(token), status=401))
 
@@ -266,3 +266,9 @@ def test_the_bearer_scheme_is_matched_case_insensitively(testapp, make_account):
     account = make_account("customer")
     response = testapp.get(ME, headers={"Authorization": f"bearer {account['token']}"})
     assert response.json["id"] == account["id"]
+
+
+def test_a_token_without_its_generation_claim_answers_401(testapp, customer):
+    token = jwt.encode({k: v for k, v in claims(customer["id"]).items() if k != "gen"},
+                       TEST_JWT_SECRET, algorithm="HS256")
+    assert_unauthenticated(testapp.get(ME, headers=bearer(token), status=401))

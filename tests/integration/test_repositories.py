@@ -39,7 +39,7 @@ from minimart.adapters.sqlalchemy.repositories import (
 )
 from minimart.adapters.sqlalchemy.tables import metadata
 from minimart.domain.accounts import Account, Role
-from minimart.domain.audit import AuditEvent
+from minimart.domain.audit import AuditEvent, AuditQuery
 from minimart.domain.catalog import Item, ItemQuery, ItemSort, PageAfter, sort_value
 from minimart.domain.errors import Conflict
 from minimart.domain.ids import new_id
@@ -117,7 +117,7 @@ class SqlStore:
             manager.abort()
 
     def audit_events(self, entity_id: str) -> list[AuditEvent]:
-        return self.read(lambda r: r.audit.recent(entity_id=entity_id))
+        return self.read(lambda r: r.audit.list(AuditQuery(entity_id=entity_id, limit=100)))
 
     def close(self) -> None:
         self.engine.dispose()

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from minimart.domain.accounts import Account
-from minimart.domain.audit import AuditEvent
+from minimart.domain.audit import AuditEvent, AuditQuery
 from minimart.domain.catalog import Item, ItemQuery, sort_value
 from minimart.domain.categories import Category
 from minimart.domain.errors import Conflict
@@ -62,6 +62,16 @@ class MemoryAuditLog:
 
     def record(self, event: AuditEvent) -> None:
         self.events.append(event)
+
+    def list(self, query: AuditQuery) -> list[AuditEvent]:
+        rows = sorted((e for e in self.events
+                       if query.entity_type in (None, e.entity_type)
+                       and query.entity_id in (None, e.entity_id)
+                       and query.actor_id in (None, e.actor_id)),
+                      key=lambda e: (e.at, e.id), reverse=True)
+        if query.after is not None:
+            rows = [e for e in rows if (e.at, e.id) < (query.after.value, query.after.id)]
+        return rows[: query.limit]
 
 
 def _matches(item: Item, query: ItemQuery) -> bool:
@@ -196,6 +206,42 @@ class MemoryCategoryRepository:
         return len(members)
 
 
+class MemoryLoginThrottle:
+    def __init__(self) -> None:
+        self.counters: dict[str, tuple[int, datetime]] = {}
+
+    def failures(self, key: str, since: datetime) -> tuple[int, datetime] | None:
+        found = self.counters.get(key)
+        return found if found is not None and found[1] > since else None
+
+    def record_failure(self, key: str, at: datetime, window: timedelta) -> None:
+        count, started = self.counters.get(key, (0, at))
+        self.counters[key] = (1, at) if started <= at - window else (count + 1, started)
+
+    def clear(self, key: str) -> None:
+        self.counters.pop(key, None)
+
+
+class FakeOneTimePasswords:
+    """Codes are the secret's name plus the minute: predictable, for unit tests only."""
+
+    def __init__(self) -> None:
+        self.issued = 0
+
+    def new_secret(self) -> str:
+        self.issued += 1
+        return f"SECRET{self.issued}"
+
+    def uri(self, secret: str, account_name: str, issuer: str) -> str:
+        return f"otpauth://totp/{issuer}:{account_name}?secret={secret}&issuer={issuer}"
+
+    def code(self, secret: str, at: datetime) -> str:
+        return f"{abs(hash((secret, at.replace(second=0, microsecond=0)))) % 1_000_000:06d}"
+
+    def verify(self, secret: str, code: str, at: datetime) -> bool:
+        return code == self.code(secret, at)
+
+
 class MemoryStoreSettingsRepository:
     def __init__(self) -> None:
         self.saved: StoreSettings | None = None
@@ -225,6 +271,9 @@ class MemoryAccountRepository:
     def set_password_hash(self, account_id: str, password_hash: str) -> None:
         self._accounts[account_id] = replace(self._accounts[account_id],
                                              password_hash=password_hash)
+
+    def save(self, account: Account) -> None:
+        self._accounts[account.id] = account
 
     def set_payment_customer(self, account_id: str, customer_id: str) -> str:
         account = self._accounts[account_id]

@@ -3,13 +3,31 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
-from datetime import datetime
+import hashlib
+import secrets
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 
-from minimart.domain.audit import AuditEvent
-from minimart.domain.errors import Conflict, Forbidden, InvalidCredentials, ValidationFailed
+from minimart.domain.audit import audit_event
+from minimart.domain.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidCredentials,
+    NotFound,
+    Unauthenticated,
+    ValidationFailed,
+)
 from minimart.domain.ids import new_id
-from minimart.domain.ports import AccountRepository, AuditLog, Clock, PasswordHasher
+from minimart.domain.ports import (
+    AccountRepository,
+    AuditLog,
+    Clock,
+    LoginThrottle,
+    OneTimePasswords,
+    PasswordHasher,
+    UnitOfWork,
+)
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 1024  # hashing a megabyte "password" is a cheap denial of service
@@ -30,12 +48,14 @@ class Permission(enum.StrEnum):
     AUDIT_READ = "audit.read"
     ACCOUNTS_MANAGE = "accounts.manage"
     STORE_MANAGE = "store.manage"
+    SECOND_FACTOR = "account.second_factor"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.CUSTOMER: frozenset({Permission.VIEW_OWN_ACCOUNT, Permission.PLACE_ORDERS}),
     Role.STAFF: frozenset({Permission.VIEW_OWN_ACCOUNT, Permission.PLACE_ORDERS,
-                           Permission.CATALOG_WRITE, Permission.ORDERS_MANAGE}),
+                           Permission.CATALOG_WRITE, Permission.ORDERS_MANAGE,
+                           Permission.SECOND_FACTOR}),
     Role.ADMIN: frozenset(Permission),
 }
 
@@ -57,6 +77,11 @@ class Actor:
     def system(cls, request_id: str | None = None) -> Actor:
         return cls(account_id=None, request_id=request_id, is_system=True)
 
+    @property
+    def audit_id(self) -> str | None:
+        """Who the audit trail names: the account, "system" for the CLI and cron, or nobody."""
+        return "system" if self.is_system else self.account_id
+
     def can(self, permission: Permission) -> bool:
         if self.is_system:
             return True
@@ -77,6 +102,47 @@ class Account:
     created_at: datetime
     disabled: bool = False
     payment_customer_id: str | None = None  # the account's customer at the payment provider
+    token_generation: int = 0  # bumped to revoke every token issued before
+    totp_secret: str | None = None
+    totp_enabled: bool = False
+    recovery_codes: tuple[str, ...] = field(default_factory=tuple)  # sha256 hex, unused ones
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in (Role.STAFF, Role.ADMIN)
+
+
+class RateLimited(DomainError):
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message, details={"retry_after": retry_after})
+        self.retry_after = retry_after
+
+
+class OtpRequired(Unauthenticated):
+    code = "otp_required"
+
+
+@dataclass(frozen=True, slots=True)
+class LoginPolicy:
+    """How many failed sign-ins a window allows, per account and per client address
+    (higher: shops sit behind shared NATs); and whether staff must use a second factor."""
+
+    max_failures_per_account: int = 5
+    max_failures_per_address: int = 50
+    window: timedelta = timedelta(minutes=15)
+    require_totp_for_staff: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TotpEnrolment:
+    otpauth_uri: str
+    recovery_codes: list[str]
+
+
+RECOVERY_CODES = 10
+ISSUER = "minimart"
 
 
 def normalize_email(email: str) -> str:
@@ -95,14 +161,25 @@ def check_password_rules(password: str) -> None:
             details={"password": [f"must be at most {MAX_PASSWORD_LENGTH} characters"]})
 
 
+def _digest(code: str) -> str:
+    """Recovery codes are long random strings, so a fast digest stores them safely."""
+    return hashlib.sha256(code.strip().lower().replace("-", "").encode()).hexdigest()
+
+
 class AccountService:
     def __init__(self, accounts: AccountRepository, hasher: PasswordHasher, audit: AuditLog,
-                 clock: Clock) -> None:
+                 clock: Clock, *, throttle: LoginThrottle, otp: OneTimePasswords,
+                 uow: UnitOfWork, policy: LoginPolicy | None = None) -> None:
         self._accounts = accounts
         self._hasher = hasher
         self._audit = audit
         self._clock = clock
+        self._throttle = throttle
+        self._otp = otp
+        self._uow = uow
+        self._policy = policy or LoginPolicy()
 
+    # --- creating -------------------------------------------------------
     def register(self, email: str, password: str, name: str, actor: Actor) -> Account:
         """A shopper signs up; the public road only ever makes customers."""
         return self._create(email, password, name, Role.CUSTOMER, actor)
@@ -123,32 +200,154 @@ class AccountService:
         account = Account(id=new_id(), email=email, name=name.strip(), role=role,
                           password_hash=self._hasher.hash(password), created_at=now)
         self._accounts.add(account)
-        self._audit.record(AuditEvent(
-            # a shopper signing up acts for themselves; the CLI acts as the system
-            id=new_id(), at=now,
-            actor_id=account.id if actor.account_id is None and not actor.is_system
-            else actor.account_id,
-            action="account.created", entity_type="account", entity_id=account.id,
-            changes={"email": [None, email], "name": [None, account.name],
-                     "role": [None, role.value]},
-            request_id=actor.request_id))
+        # a shopper signing up acts for themselves; the CLI acts as the system
+        who = actor if actor.audit_id is not None else replace(actor, account_id=account.id)
+        self._record(who, "account.created", account.id,
+                     {"email": [None, email], "name": [None, account.name],
+                      "role": [None, role.value]})
         return account
 
-    def authenticate(self, email: str, password: str) -> Account:
-        """The same answer for an unknown email and a wrong password, in about the same time."""
-        account = self._accounts.get_by_email(normalize_email(email))
+    # --- signing in -----------------------------------------------------
+    def authenticate(self, email: str, password: str, client: str | None = None,
+                     otp: str | None = None) -> Account:
+        """The same answer for an unknown email and a wrong password, in about the same time.
+
+        Failures are counted per account and per client address, in the database (so every
+        process sees them) and committed even though the request fails; past the limits
+        the answer is 429 with Retry-After until the window passes.
+        """
+        email = normalize_email(email)
+        keys = {f"account:{email}": self._policy.max_failures_per_account}
+        if client:
+            keys[f"address:{client}"] = self._policy.max_failures_per_address
+        self._refuse_if_throttled(keys)
+        account = self._accounts.get_by_email(email)
         if account is None or account.disabled:
             self._hasher.verify(self._hasher.dummy_hash(), password)
-            raise InvalidCredentials("wrong email or password")
+            self._fail(keys)
+        assert account is not None
         if not self._hasher.verify(account.password_hash, password):
-            raise InvalidCredentials("wrong email or password")
+            self._fail(keys)
+        if account.totp_enabled:
+            if not otp:
+                raise OtpRequired("enter the code from your authenticator app")
+            account = self._second_factor(account, otp) or self._fail(keys)
+        elif self._policy.require_totp_for_staff and account.is_staff:
+            raise Forbidden("this shop requires two-factor sign-in for staff: enrol first "
+                            "(`minimart enrol-totp`)", code="totp_enrolment_required")
+        self._throttle.clear(f"account:{email}")
         if self._hasher.needs_rehash(account.password_hash):
             self._accounts.set_password_hash(account.id, self._hasher.hash(password))
         return account
 
-    def find_active(self, account_id: str) -> Account | None:
-        """The account behind a token, if it still exists and may still sign in."""
+    def _refuse_if_throttled(self, limits: dict[str, int]) -> None:
+        now = self._clock.now()
+        for key, limit in limits.items():
+            failures = self._throttle.failures(key, now - self._policy.window)
+            if failures is not None and failures[0] >= limit:
+                wait = failures[1] + self._policy.window - now
+                raise RateLimited("too many failed sign-ins; try again later",
+                                  retry_after=max(1, int(wait.total_seconds()) + 1))
+
+    def _fail(self, limits: dict[str, int]) -> Account:
+        now = self._clock.now()
+        for key in limits:
+            self._throttle.record_failure(key, now, self._policy.window)
+        self._uow.commit()  # the count stands although the request answers 401
+        raise InvalidCredentials("wrong email or password")
+
+    def _second_factor(self, account: Account, code: str) -> Account | None:
+        """A current TOTP code, or an unused recovery code (spent on use)."""
+        if account.totp_secret and self._otp.verify(account.totp_secret, code,
+                                                    self._clock.now()):
+            return account
+        digest = _digest(code)
+        if digest not in account.recovery_codes:
+            return None
+        spent = replace(account, recovery_codes=tuple(c for c in account.recovery_codes
+                                                       if c != digest))
+        self._accounts.save(spent)
+        self._record(Actor(account.id, account.role), "account.recovery_code_used",
+                     account.id, {"recovery_codes_left": [len(account.recovery_codes),
+                                                          len(spent.recovery_codes)]})
+        return spent
+
+    def find_active(self, account_id: str, token_generation: int | None = None) -> Account | None:
+        """The account behind a token, if it still exists, may still sign in, and the token
+        was issued after its last password change or disabling."""
         account = self._accounts.get(account_id)
         if account is None or account.disabled:
             return None
+        if token_generation is not None and token_generation != account.token_generation:
+            return None
         return account
+
+    # --- changing -------------------------------------------------------
+    def change_password(self, account_id: str, current: str, new: str, actor: Actor) -> None:
+        """A new password revokes every token issued before it."""
+        account = self._get(account_id)
+        if actor.account_id != account.id:
+            raise Forbidden("only the account's owner changes its password")
+        if not self._hasher.verify(account.password_hash, current):
+            raise InvalidCredentials("the current password is wrong")
+        check_password_rules(new)
+        self._accounts.save(replace(account, password_hash=self._hasher.hash(new),
+                                    token_generation=account.token_generation + 1))
+        self._record(actor, "account.password_changed", account.id, {"password": ["*", "*"]})
+
+    def disable(self, email: str, actor: Actor) -> Account:
+        """Stop an account signing in; its tokens stop working at once."""
+        actor.require(Permission.ACCOUNTS_MANAGE)
+        account = self.find_by_email(email)
+        if account.disabled:
+            return account
+        disabled = replace(account, disabled=True,
+                           token_generation=account.token_generation + 1)
+        self._accounts.save(disabled)
+        self._record(actor, "account.disabled", account.id, {"disabled": [False, True]})
+        return disabled
+
+    def begin_totp(self, account_id: str, password: str, actor: Actor) -> TotpEnrolment:
+        """Start two-factor sign-in: the secret and recovery codes are shown this once."""
+        account = self._get(account_id)
+        if not (actor.is_system or actor.account_id == account.id):
+            raise Forbidden("only the account's owner enrols its second factor")
+        if not account.is_staff:
+            raise Forbidden("two-factor sign-in is for staff and admin accounts")
+        if not actor.is_system and not self._hasher.verify(account.password_hash, password):
+            raise InvalidCredentials("the password is wrong")
+        secret = self._otp.new_secret()
+        codes = [f"{secrets.token_hex(5)}-{secrets.token_hex(5)}" for _ in range(RECOVERY_CODES)]
+        self._accounts.save(replace(account, totp_secret=secret, totp_enabled=actor.is_system,
+                                    recovery_codes=tuple(_digest(c) for c in codes)))
+        self._record(actor, "account.totp_enrolment_started", account.id,
+                     {"totp_enabled": [account.totp_enabled, actor.is_system]})
+        return TotpEnrolment(self._otp.uri(secret, account.email, ISSUER), codes)
+
+    def confirm_totp(self, account_id: str, code: str, actor: Actor) -> None:
+        """The first correct code proves the app holds the secret; from then on it is asked."""
+        account = self._get(account_id)
+        if actor.account_id != account.id:
+            raise Forbidden("only the account's owner confirms its second factor")
+        if account.totp_secret is None or not self._otp.verify(account.totp_secret, code,
+                                                               self._clock.now()):
+            raise ValidationFailed("the code is not right", details={"code": ["not right"]})
+        self._accounts.save(replace(account, totp_enabled=True))
+        self._record(actor, "account.totp_enabled", account.id, {"totp_enabled": [False, True]})
+
+    def find_by_email(self, email: str) -> Account:
+        account = self._accounts.get_by_email(normalize_email(email))
+        if account is None:
+            raise NotFound("no account has this email")
+        return account
+
+    def _get(self, account_id: str) -> Account:
+        account = self._accounts.get(account_id)
+        if account is None:
+            raise NotFound("no such account")
+        return account
+
+    def _record(self, actor: Actor, action: str, account_id: str,
+                changes: dict[str, list[object]]) -> None:
+        self._audit.record(audit_event(actor, self._clock.now(), action, "account",
+                                       account_id, changes))

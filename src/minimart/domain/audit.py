@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from minimart.domain.ids import new_id
+from minimart.domain.paging import Page, PageAfter
+
+if TYPE_CHECKING:
+    from minimart.domain.accounts import Actor
+    from minimart.domain.ports import AuditTrail
 
 Changes = dict[str, list[Any]]
 
@@ -24,3 +31,37 @@ class AuditEvent:
 def diff(before: dict[str, Any], after: dict[str, Any]) -> Changes:
     """Field-level changes as {field: [old, new]} for the fields whose value differs."""
     return {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
+
+
+def audit_event(actor: Actor, at: datetime, action: str, entity_type: str, entity_id: str,
+                changes: Changes) -> AuditEvent:
+    """An event naming who acted (the account, "system", or nobody) and their request."""
+    return AuditEvent(id=new_id(), at=at, actor_id=actor.audit_id, action=action,
+                      entity_type=entity_type, entity_id=entity_id, changes=changes,
+                      request_id=actor.request_id)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    entity_type: str | None = None
+    entity_id: str | None = None
+    actor_id: str | None = None
+    limit: int = 20
+    after: PageAfter | None = None  # (at, id) of the last event seen
+
+
+class AuditService:
+    """Reading the trail: admins only, newest first. Nothing edits or deletes events."""
+
+    def __init__(self, trail: AuditTrail) -> None:
+        self._trail = trail
+
+    def list_events(self, query: AuditQuery, actor: Actor) -> Page[AuditEvent]:
+        from minimart.domain.accounts import Permission
+
+        actor.require(Permission.AUDIT_READ)
+        rows = list(self._trail.list(replace(query, limit=query.limit + 1)))
+        if len(rows) <= query.limit:
+            return Page(rows)
+        last = rows[query.limit - 1]
+        return Page(rows[: query.limit], PageAfter(last.at, last.id))

@@ -6,10 +6,10 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from minimart.domain.accounts import Actor, Permission
-from minimart.domain.audit import AuditEvent, diff
+from minimart.domain.audit import audit_event, diff
 from minimart.domain.errors import (
     Conflict,
     InsufficientStock,
@@ -20,6 +20,7 @@ from minimart.domain.errors import (
 from minimart.domain.ids import new_id
 from minimart.domain.images import Picture, UnsupportedImage
 from minimart.domain.money import Money
+from minimart.domain.paging import Page, PageAfter
 from minimart.domain.ports import (
     AuditLog,
     CategoryRepository,
@@ -29,8 +30,6 @@ from minimart.domain.ports import (
     ItemRepository,
     UnitOfWork,
 )
-
-T = TypeVar("T")
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
@@ -88,14 +87,6 @@ class ItemSort(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class PageAfter:
-    """Where the previous page ended: the last item's sort value and id."""
-
-    value: Any
-    id: str
-
-
-@dataclass(frozen=True, slots=True)
 class ItemQuery:
     text: str | None = None
     min_price: int | None = None
@@ -108,12 +99,6 @@ class ItemQuery:
     sort: ItemSort = ItemSort.NAME
     limit: int = DEFAULT_PAGE_SIZE
     after: PageAfter | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Page(Generic[T]):
-    entries: list[T]
-    next_after: PageAfter | None = None
 
 
 def sort_value(item: Item, sort: ItemSort) -> Any:
@@ -300,10 +285,8 @@ class CatalogService:
 
     def _record(self, actor: Actor, action: str, item_id: str,
                 changes: dict[str, list[Any]]) -> None:
-        self._audit.record(AuditEvent(
-            id=new_id(), at=self._clock.now(), actor_id=actor.account_id, action=action,
-            entity_type="item", entity_id=item_id, changes=changes,
-            request_id=actor.request_id))
+        self._audit.record(audit_event(actor, self._clock.now(), action, "item",
+                                       item_id, changes))
 
 
 class _NoImages:

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from minimart.domain.accounts import Actor, Permission
-from minimart.domain.audit import AuditEvent, diff
+from minimart.domain.audit import audit_event, diff
 from minimart.domain.errors import NotFound, ValidationFailed
 from minimart.domain.ids import new_id
 from minimart.domain.ports import AuditLog, CategoryRepository, Clock
@@ -83,10 +83,8 @@ class CategoryService:
 
     def _record(self, actor: Actor, action: str, category_id: str,
                 changes: dict[str, list[Any]]) -> None:
-        self._audit.record(AuditEvent(
-            id=new_id(), at=self._clock.now(), actor_id=actor.account_id, action=action,
-            entity_type="category", entity_id=category_id, changes=changes,
-            request_id=actor.request_id))
+        self._audit.record(audit_event(actor, self._clock.now(), action, "category",
+                                       category_id, changes))
 
 
 def _check_name(name: str) -> None:

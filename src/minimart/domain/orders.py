@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from minimart.domain.accounts import Actor, Permission
-from minimart.domain.audit import AuditEvent
-from minimart.domain.catalog import Item, PageAfter
+from minimart.domain.audit import audit_event
+from minimart.domain.catalog import Item
 from minimart.domain.errors import (
     Conflict,
     InsufficientStock,
@@ -28,6 +28,7 @@ from minimart.domain.errors import (
 )
 from minimart.domain.ids import new_id
 from minimart.domain.money import Money
+from minimart.domain.paging import PageAfter
 from minimart.domain.payment_customers import PaymentCustomers
 from minimart.domain.payments import PaymentDeclined, PaymentProviderUnavailable, PaymentStatus
 from minimart.domain.ports import (
@@ -536,7 +537,5 @@ class OrderService:
 
     def _record(self, actor: Actor, action: str, order_id: str,
                 changes: dict[str, list[Any]]) -> None:
-        self._audit.record(AuditEvent(
-            id=new_id(), at=self._clock.now(), actor_id=actor.account_id, action=action,
-            entity_type="order", entity_id=order_id, changes=changes,
-            request_id=actor.request_id))
+        self._audit.record(audit_event(actor, self._clock.now(), action, "order",
+                                       order_id, changes))

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from minimart.domain.accounts import Account
-    from minimart.domain.audit import AuditEvent
+    from minimart.domain.audit import AuditEvent, AuditQuery
     from minimart.domain.catalog import Item, ItemQuery
     from minimart.domain.categories import Category
     from minimart.domain.images import Picture
@@ -45,6 +45,12 @@ class PasswordHasher(Protocol):
 
 class AuditLog(Protocol):
     def record(self, event: AuditEvent) -> None: ...
+
+
+class AuditTrail(Protocol):
+    def list(self, query: AuditQuery) -> Sequence[AuditEvent]:
+        """Newest first (at, id), filtered, up to query.limit, after query.after."""
+        ...
 
 
 class ItemRepository(Protocol):
@@ -121,9 +127,39 @@ class AccountRepository(Protocol):
 
     def set_password_hash(self, account_id: str, password_hash: str) -> None: ...
 
+    def save(self, account: Account) -> None:
+        """Write the account's changeable fields (password, disabled, tokens, second factor)."""
+        ...
+
     def set_payment_customer(self, account_id: str, customer_id: str) -> str:
         """Store the provider's customer id unless one is stored already; return the stored."""
         ...
+
+
+class LoginThrottle(Protocol):
+    """Failed sign-in counters, kept where every process sees them."""
+
+    def failures(self, key: str, since: datetime) -> tuple[int, datetime] | None:
+        """The count of failures in the window that started after `since`, and its start."""
+        ...
+
+    def record_failure(self, key: str, at: datetime, window: timedelta) -> None:
+        """Count one failure, starting a new window when the last one has passed."""
+        ...
+
+    def clear(self, key: str) -> None: ...
+
+
+class OneTimePasswords(Protocol):
+    """Time-based one-time passwords (RFC 6238) for two-factor sign-in."""
+
+    def new_secret(self) -> str: ...
+
+    def uri(self, secret: str, account_name: str, issuer: str) -> str:
+        """The otpauth:// URI an authenticator app reads (usually from a QR code)."""
+        ...
+
+    def verify(self, secret: str, code: str, at: datetime) -> bool: ...
 
 
 class OrderRepository(Protocol):

@@ -14,9 +14,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from minimart.domain.accounts import Actor, Permission
-from minimart.domain.audit import AuditEvent, diff
+from minimart.domain.audit import audit_event, diff
 from minimart.domain.errors import ValidationFailed
-from minimart.domain.ids import new_id
 from minimart.domain.ports import AuditLog, Clock, StoreSettingsRepository
 from minimart.domain.pricing import Pricing
 
@@ -115,8 +114,6 @@ class StoreService:
         after = replace(before, **changes)
         check_settings(after)
         self._repository.save(after, self._clock.now())
-        self._audit.record(AuditEvent(
-            id=new_id(), at=self._clock.now(), actor_id=actor.account_id,
-            action="store.updated", entity_type="store", entity_id="store",
-            changes=diff(before.fields(), after.fields()), request_id=actor.request_id))
+        self._audit.record(audit_event(actor, self._clock.now(), "store.updated", "store",
+                                       "store", diff(before.fields(), after.fields())))
         return after

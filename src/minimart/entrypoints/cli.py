@@ -54,6 +54,21 @@ def create_account(request: Request, args: argparse.Namespace) -> str:
     return account.id
 
 
+def disable_account(request: Request, args: argparse.Namespace) -> str:
+    account = request.services.accounts.disable(args.email, _actor(request))
+    return f"disabled {account.email}; its tokens no longer work"
+
+
+def enrol_totp(request: Request, args: argparse.Namespace) -> str:
+    """Enrol a staff or admin account in two-factor sign-in (for shops that require it)."""
+    account = request.services.accounts.find_by_email(args.email)
+    enrolment = request.services.accounts.begin_totp(account.id, "", _actor(request))
+    codes = "\n  ".join(enrolment.recovery_codes)
+    return (f"add this to the authenticator app (or show it as a QR code):\n  "
+            f"{enrolment.otpauth_uri}\nrecovery codes, each works once; keep them safe:\n"
+            f"  {codes}")
+
+
 def load_demo(request: Request, args: argparse.Namespace) -> str:
     """Load the demo catalog once; items whose sku exists already are left alone."""
     catalog = request.services.catalog
@@ -156,6 +171,15 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--name", required=True)
     create.add_argument("--role", required=True, choices=[r.value for r in Role])
     create.set_defaults(handler=create_account, transactional=True)
+
+    disable = commands.add_parser("disable-account",
+                                  help="stop an account signing in and revoke its tokens")
+    disable.add_argument("--email", required=True)
+    disable.set_defaults(handler=disable_account, transactional=True)
+
+    totp = commands.add_parser("enrol-totp", help="set up two-factor sign-in for staff")
+    totp.add_argument("--email", required=True)
+    totp.set_defaults(handler=enrol_totp, transactional=True)
 
     demo = commands.add_parser("load-demo", help="load the demo catalog")
     demo.set_defaults(handler=load_demo, transactional=True)

@@ -7,7 +7,7 @@ the session changed; otherwise the transaction manager would roll the work back.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -18,6 +18,7 @@ from sqlalchemy import (
     Select,
     Table,
     bindparam,
+    case,
     func,
     or_,
     select,
@@ -33,10 +34,11 @@ from minimart.adapters.sqlalchemy.tables import (
     audit_events,
     categories,
     items,
+    login_failures,
     store_settings,
 )
 from minimart.domain.accounts import Account, Role
-from minimart.domain.audit import AuditEvent
+from minimart.domain.audit import AuditEvent, AuditQuery
 from minimart.domain.catalog import Item, ItemQuery
 from minimart.domain.categories import Category
 from minimart.domain.errors import Conflict
@@ -291,7 +293,41 @@ class SqlAlchemyStoreSettingsRepository(Repository):
 def _account_from_row(row: Row[Any]) -> Account:
     return Account(id=row.id, email=row.email, name=row.name, role=Role(row.role),
                    password_hash=row.password_hash, disabled=row.disabled,
-                   created_at=row.created_at, payment_customer_id=row.payment_customer_id)
+                   created_at=row.created_at, payment_customer_id=row.payment_customer_id,
+                   token_generation=row.token_generation, totp_secret=row.totp_secret,
+                   totp_enabled=row.totp_enabled, recovery_codes=tuple(row.recovery_codes))
+
+
+def _changeable(account: Account) -> dict[str, Any]:
+    return {"password_hash": account.password_hash, "disabled": account.disabled,
+            "token_generation": account.token_generation, "totp_secret": account.totp_secret,
+            "totp_enabled": account.totp_enabled,
+            "recovery_codes": list(account.recovery_codes)}
+
+
+class SqlAlchemyLoginThrottle(Repository):
+    def failures(self, key: str, since: datetime) -> tuple[int, datetime] | None:
+        row = self._session.execute(
+            select(login_failures.c.count, login_failures.c.window_started_at)
+            .where(login_failures.c.key == key,
+                   login_failures.c.window_started_at > since)).first()
+        return None if row is None else (row.count, row.window_started_at)
+
+    def record_failure(self, key: str, at: datetime, window: timedelta) -> None:
+        """One atomic upsert, so concurrent failures on several processes all count."""
+        insert = (postgresql.insert if self._session.get_bind().dialect.name == "postgresql"
+                  else sqlite.insert)
+        statement = insert(login_failures).values(key=key, count=1, window_started_at=at)
+        expired = login_failures.c.window_started_at <= bindparam(
+            "window_start_limit", at - window, type_=login_failures.c.window_started_at.type)
+        self._write(statement.on_conflict_do_update(
+            index_elements=[login_failures.c.key],
+            set_={"count": case((expired, 1), else_=login_failures.c.count + 1),
+                  "window_started_at": case((expired, statement.excluded.window_started_at),
+                                            else_=login_failures.c.window_started_at)}))
+
+    def clear(self, key: str) -> None:
+        self._write(login_failures.delete().where(login_failures.c.key == key))
 
 
 class SqlAlchemyAccountRepository(Repository):
@@ -299,8 +335,7 @@ class SqlAlchemyAccountRepository(Repository):
         try:
             self._write(accounts.insert().values(
                 id=account.id, email=account.email, name=account.name, role=account.role.value,
-                password_hash=account.password_hash, disabled=account.disabled,
-                created_at=account.created_at))
+                created_at=account.created_at, **_changeable(account)))
         except IntegrityError as error:
             if not _violates(error, "uq_accounts_email"):
                 raise
@@ -318,6 +353,10 @@ class SqlAlchemyAccountRepository(Repository):
         self._write(accounts.update().where(accounts.c.id == account_id)
                     .values(password_hash=password_hash))
 
+    def save(self, account: Account) -> None:
+        self._write(accounts.update().where(accounts.c.id == account.id)
+                    .values(**_changeable(account)))
+
     def set_payment_customer(self, account_id: str, customer_id: str) -> str:
         self._write(accounts.update()
                     .where(accounts.c.id == account_id, accounts.c.payment_customer_id.is_(None))
@@ -333,13 +372,20 @@ class SqlAlchemyAuditLog(Repository):
             entity_type=event.entity_type, entity_id=event.entity_id, changes=event.changes,
             request_id=event.request_id))
 
-    def recent(self, entity_id: str | None = None, limit: int = 100) -> list[AuditEvent]:
-        statement = select(audit_events).order_by(audit_events.c.at.desc(),
-                                                  audit_events.c.id.desc()).limit(limit)
-        if entity_id is not None:
-            statement = statement.where(audit_events.c.entity_id == entity_id)
+    def list(self, query: AuditQuery) -> list[AuditEvent]:
+        statement = select(audit_events)
+        for column, value in ((audit_events.c.entity_type, query.entity_type),
+                              (audit_events.c.entity_id, query.entity_id),
+                              (audit_events.c.actor_id, query.actor_id)):
+            if value is not None:
+                statement = statement.where(column == value)
+        if query.after is not None:
+            mark = tuple_(bindparam(None, query.after.value, type_=audit_events.c.at.type),
+                          bindparam(None, query.after.id, type_=audit_events.c.id.type))
+            statement = statement.where(tuple_(audit_events.c.at, audit_events.c.id) < mark)
+        statement = statement.order_by(audit_events.c.at.desc(), audit_events.c.id.desc())
         return [AuditEvent(id=r.id, at=r.at, actor_id=r.actor_id, action=r.action,
                            entity_type=r.entity_type, entity_id=r.entity_id, changes=r.changes,
                            request_id=r.request_id)
-                for r in self._session.execute(statement)]
+                for r in self._session.execute(statement.limit(query.limit))]
 

@@ -90,6 +90,17 @@ accounts = Table(
     Column("disabled", Boolean, nullable=False, default=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("payment_customer_id", String(255), unique=True),
+    Column("token_generation", Integer, nullable=False, default=0),
+    Column("totp_secret", String(64)),
+    Column("totp_enabled", Boolean, nullable=False, default=False),
+    Column("recovery_codes", JsonDocument, nullable=False, default=list),
+)
+
+login_failures = Table(
+    "login_failures", metadata,
+    Column("key", String(300), primary_key=True),
+    Column("count", Integer, nullable=False),
+    Column("window_started_at", UtcDateTime, nullable=False),
 )
 
 audit_events = Table(

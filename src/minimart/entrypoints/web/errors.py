@@ -18,6 +18,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from minimart.domain import errors
+from minimart.domain.accounts import RateLimited
+from minimart.domain.images import ImageTooLarge, UnsupportedImage
 from minimart.domain.payments import InvalidWebhook, PaymentDeclined
 from minimart.entrypoints.web.problems import HttpProblem, error_body
 
@@ -26,6 +28,9 @@ log = logging.getLogger(__name__)
 STATUS_OF: list[tuple[type[errors.DomainError], int]] = [
     (PaymentDeclined, 402),
     (InvalidWebhook, 400),
+    (RateLimited, 429),
+    (UnsupportedImage, 415),
+    (ImageTooLarge, 413),
     (errors.NotFound, 404),
     (errors.Conflict, 409),
     (errors.ValidationFailed, 422),
@@ -54,8 +59,11 @@ def json_error(request: Request, status: int, code: str, message: str,
 
 
 def domain_error_view(exc: errors.DomainError, request: Request) -> Response:
-    status = next(code for kind, code in STATUS_OF if isinstance(exc, kind))
-    return json_error(request, status, exc.code, exc.message, exc.details)
+    status = next((code for kind, code in STATUS_OF if isinstance(exc, kind)), 400)
+    response = json_error(request, status, exc.code, exc.message, exc.details)
+    if isinstance(exc, RateLimited):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def problem_view(exc: HttpProblem, request: Request) -> Response:

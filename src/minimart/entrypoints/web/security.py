@@ -29,10 +29,11 @@ class TokenCodec:
             expiration=timedelta(seconds=expiration_seconds), auth_type="Bearer")
 
     def issue(self, account: Account) -> str:
-        # PyJWT 2.10+ treats a non-string `sub` as invalid: ids are strings already.
-        return self._jwt.create_token(account.id, jti=new_id())
+        """A short-lived token: `sub` (a string: PyJWT 2.10+ refuses others), `iat`, `exp`,
+        `jti`, and `gen`, the account's token generation (bumped to revoke)."""
+        return self._jwt.create_token(account.id, jti=new_id(), gen=account.token_generation)
 
-    def subject(self, request: Request) -> str | None:
+    def claims(self, request: Request) -> tuple[str, int] | None:
         """The account id a valid, unexpired, correctly signed bearer token names.
 
         The scheme is matched case-insensitively (RFC 9110), which pyramid-jwt does not do.
@@ -40,8 +41,12 @@ class TokenCodec:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return None
-        sub = self._jwt.jwt_decode(request, token.strip()).get("sub")
-        return sub if isinstance(sub, str) else None
+        claims = self._jwt.jwt_decode(request, token.strip())
+        sub, generation = claims.get("sub"), claims.get("gen")
+        if not isinstance(sub, str) or isinstance(generation, bool) or \
+                not isinstance(generation, int):
+            return None
+        return sub, generation
 
 
 class MinimartSecurityPolicy:
@@ -68,10 +73,10 @@ class MinimartSecurityPolicy:
 
 
 def _account(request: Request) -> Account | None:
-    account_id = request.registry.token_codec.subject(request)
-    if account_id is None:
+    claims = request.registry.token_codec.claims(request)
+    if claims is None:
         return None
-    account = request.services.accounts.find_active(account_id)
+    account = request.services.accounts.find_active(*claims)
     request.authenticated_account_id = account and account.id
     return account
 

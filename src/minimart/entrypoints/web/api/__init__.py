@@ -10,4 +10,5 @@ def includeme(config: Configurator) -> None:
     config.include(".payments", route_prefix="/api/v1")
     config.include(".categories", route_prefix="/api/v1")
     config.include(".store", route_prefix="/api/v1")
+    config.include(".audit", route_prefix="/api/v1")
     config.include(".item_images")

@@ -11,7 +11,6 @@ from pyramid.config import Configurator
 from pyramid.request import Request
 
 from minimart.domain.accounts import Permission
-from minimart.domain.catalog import PageAfter
 from minimart.domain.orders import (
     MAX_LINES,
     MAX_QUANTITY,
@@ -23,6 +22,7 @@ from minimart.domain.orders import (
     PlaceOrder,
     RequestedLine,
 )
+from minimart.domain.paging import PageAfter
 from minimart.entrypoints.web.api.body import json_body, query_params
 from minimart.entrypoints.web.api.pagination import datetime_value, decode_cursor, encode_cursor
 from minimart.entrypoints.web.problems import HttpProblem

@@ -14,7 +14,7 @@ from typing import Any
 
 from marshmallow import ValidationError
 
-from minimart.domain.catalog import PageAfter
+from minimart.domain.paging import PageAfter
 
 
 def encode_cursor(sort: str, after: PageAfter) -> str:
