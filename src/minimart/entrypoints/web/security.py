@@ -7,12 +7,15 @@ since been deleted or disabled identifies nobody.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import timedelta
 from typing import Any
 
 from pyramid.config import Configurator
 from pyramid.request import Request
 from pyramid.security import Allowed, Denied
+from pyramid.session import JSONSerializer, SignedCookieSessionFactory
 from pyramid_jwt import create_jwt_authentication_policy
 
 from minimart.domain.accounts import ROLE_PERMISSIONS, Account, Actor
@@ -72,8 +75,35 @@ class MinimartSecurityPolicy:
         return []
 
 
+SESSION_KEY = "minimart.account"
+
+
+def remember_in_session(request: Request, account: Account) -> None:
+    """Sign a browser in (HTML pages): a fresh session, so no fixation."""
+    request.session.invalidate()
+    request.session[SESSION_KEY] = [account.id, account.token_generation]
+    request.session.new_csrf_token()
+
+
+def forget_session(request: Request) -> None:
+    request.session.invalidate()
+
+
+def _claims(request: Request) -> tuple[str, int] | None:
+    """The API authenticates only from the bearer token, never from a cookie; the HTML pages
+    only from the session cookie."""
+    if request.path.startswith("/api/"):
+        return request.registry.token_codec.claims(request)
+    if "session" not in request.__dict__ and request.cookies.get(SESSION_COOKIE) is None:
+        return None  # no cookie: do not make a session just to find nobody in it
+    stored = request.session.get(SESSION_KEY)
+    if isinstance(stored, list) and len(stored) == 2:
+        return stored[0], stored[1]
+    return None
+
+
 def _account(request: Request) -> Account | None:
-    claims = request.registry.token_codec.claims(request)
+    claims = _claims(request)
     if claims is None:
         return None
     account = request.services.accounts.find_active(*claims)
@@ -89,8 +119,17 @@ def _actor(request: Request) -> Actor:
     return Actor(account_id=account.id, role=account.role, request_id=request_id)
 
 
+SESSION_COOKIE = "minimart_session"
+
+
 def includeme(config: Configurator) -> None:
     settings = config.registry.container.settings
+    session_secret = hmac.new(settings.jwt_secret.encode(), b"minimart html session",
+                              hashlib.sha256).hexdigest()
+    config.set_session_factory(SignedCookieSessionFactory(
+        session_secret, cookie_name=SESSION_COOKIE, httponly=True, samesite="Lax",
+        secure=settings.is_production, max_age=12 * 3600, timeout=12 * 3600,
+        reissue_time=600, serializer=JSONSerializer()))
     config.registry.token_codec = TokenCodec(config, settings.jwt_secret,
                                              settings.jwt_expiration_seconds)
     config.set_security_policy(MinimartSecurityPolicy())
