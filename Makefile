@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 INI    ?= development.ini
 
-.PHONY: run test setup lint db demo clean
+.PHONY: run test setup lint db demo clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,3 +36,8 @@ test: setup lint
 
 clean:
 	rm -rf $(VENV) var build *.egg-info src/*.egg-info
+
+## Benchmark: the app under wrk on PostgreSQL (SQLite if absent); figures to bench-results.json.
+bench: setup
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python bench/run.py --json bench-results.json $(BENCH_ARGS)

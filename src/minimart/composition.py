@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import timedelta
+from functools import cached_property
 
 import transaction
 from sqlalchemy import Engine
@@ -46,18 +46,97 @@ from minimart.settings import Settings
 log = logging.getLogger(__name__)
 
 
-@dataclass
 class Services:
-    """The services one unit of work (a request, a CLI command) talks to."""
+    """The services one unit of work (a request, a CLI command) talks to.
 
-    catalog: CatalogService
-    categories: CategoryService
-    store: StoreService
-    transfer: CatalogTransfer
-    audit: AuditService
-    accounts: AccountService
-    orders: OrderService
-    payments: PaymentService
+    Each is built on first use and shares the unit of work's session and repositories, so a
+    request that lists items does not pay for building the payment machinery.
+    """
+
+    def __init__(self, container: Container, session: Session,
+                 manager: transaction.TransactionManager) -> None:
+        self._c = container
+        self._session = session
+        self._manager = manager
+
+    # --- adapters bound to this unit of work -------------------------------
+    @cached_property
+    def _audit_log(self) -> SqlAlchemyAuditLog:
+        return SqlAlchemyAuditLog(self._session)
+
+    @cached_property
+    def _items(self) -> SqlAlchemyItemRepository:
+        return SqlAlchemyItemRepository(self._session, self._c.settings.currency)
+
+    @cached_property
+    def _categories(self) -> SqlAlchemyCategoryRepository:
+        return SqlAlchemyCategoryRepository(self._session)
+
+    @cached_property
+    def _accounts(self) -> SqlAlchemyAccountRepository:
+        return SqlAlchemyAccountRepository(self._session)
+
+    @cached_property
+    def _orders(self) -> SqlAlchemyOrderRepository:
+        return SqlAlchemyOrderRepository(self._session)
+
+    @cached_property
+    def _uow(self) -> TransactionUnitOfWork:
+        return TransactionUnitOfWork(self._manager)
+
+    @cached_property
+    def _customers(self) -> PaymentCustomers:
+        return PaymentCustomers(self._accounts, self._c.payments, self._uow)
+
+    # --- services ------------------------------------------------------------
+    @cached_property
+    def catalog(self) -> CatalogService:
+        c = self._c
+        return CatalogService(self._items, self._categories, self._audit_log, c.clock,
+                              c.settings.currency, images=c.images,
+                              processor=c.image_processor, uow=self._uow)
+
+    @cached_property
+    def categories(self) -> CategoryService:
+        return CategoryService(self._categories, self._audit_log, self._c.clock)
+
+    @cached_property
+    def transfer(self) -> CatalogTransfer:
+        return CatalogTransfer(self.catalog, self.categories)
+
+    @cached_property
+    def store(self) -> StoreService:
+        c = self._c
+        return StoreService(SqlAlchemyStoreSettingsRepository(self._session, c.settings.currency),
+                            c.store_defaults, self._audit_log, c.clock)
+
+    @cached_property
+    def accounts(self) -> AccountService:
+        c = self._c
+        return AccountService(self._accounts, c.hasher, self._audit_log, c.clock,
+                              throttle=SqlAlchemyLoginThrottle(self._session), otp=c.otp,
+                              uow=self._uow, policy=c.login_policy)
+
+    @cached_property
+    def audit(self) -> AuditService:
+        return AuditService(self._audit_log)
+
+    @cached_property
+    def orders(self) -> OrderService:
+        c = self._c
+        return OrderService(
+            orders=self._orders, items=self._items,
+            idempotency=SqlAlchemyIdempotencyKeys(self._session), payments=c.payments,
+            customers=self._customers, audit=self._audit_log, uow=self._uow, clock=c.clock,
+            store=self.store, ttl=timedelta(minutes=c.settings.order_ttl_minutes))
+
+    @cached_property
+    def payments(self) -> PaymentService:
+        c = self._c
+        return PaymentService(
+            orders=self._orders, order_service=self.orders, customers=self._customers,
+            payments=c.payments, verifier=c.webhooks,
+            events=SqlAlchemyPaymentEventLog(self._session), uow=self._uow, clock=c.clock)
 
 
 class Container:
@@ -102,35 +181,4 @@ class Container:
         return tm_session(self.session_factory, manager)
 
     def services(self, session: Session, manager: transaction.TransactionManager) -> Services:
-        audit = SqlAlchemyAuditLog(session)
-        items = SqlAlchemyItemRepository(session, self.settings.currency)
-        categories = SqlAlchemyCategoryRepository(session)
-        accounts = SqlAlchemyAccountRepository(session)
-        orders = SqlAlchemyOrderRepository(session)
-        uow = TransactionUnitOfWork(manager)
-        customers = PaymentCustomers(accounts, self.payments, uow)
-        store = StoreService(SqlAlchemyStoreSettingsRepository(session, self.settings.currency),
-                             self.store_defaults, audit, self.clock)
-        order_service = OrderService(
-            orders=orders, items=items, idempotency=SqlAlchemyIdempotencyKeys(session),
-            payments=self.payments, customers=customers, audit=audit, uow=uow,
-            clock=self.clock, store=store,
-            ttl=timedelta(minutes=self.settings.order_ttl_minutes))
-        catalog = CatalogService(items, categories, audit, self.clock, self.settings.currency,
-                                 images=self.images, processor=self.image_processor, uow=uow)
-        category_service = CategoryService(categories, audit, self.clock)
-        return Services(
-            catalog=catalog,
-            categories=category_service,
-            transfer=CatalogTransfer(catalog, category_service),
-            store=store,
-            accounts=AccountService(accounts, self.hasher, audit, self.clock,
-                                    throttle=SqlAlchemyLoginThrottle(session), otp=self.otp,
-                                    uow=uow, policy=self.login_policy),
-            audit=AuditService(audit),
-            orders=order_service,
-            payments=PaymentService(
-                orders=orders, order_service=order_service, customers=customers,
-                payments=self.payments, verifier=self.webhooks,
-                events=SqlAlchemyPaymentEventLog(session), uow=uow, clock=self.clock),
-        )
+        return Services(self, session, manager)

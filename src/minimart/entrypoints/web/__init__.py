@@ -28,6 +28,7 @@ def includeme(config: Configurator) -> None:
     config.add_request_method(_services, "services", reify=True)
     config.add_tween("minimart.entrypoints.web.request_id.request_id_tween_factory",
                      under=INGRESS)
+    config.add_tween("minimart.entrypoints.web.security_headers.security_headers_tween_factory")
     config.include(".security")
     config.include(".errors")
     config.include(".ops")

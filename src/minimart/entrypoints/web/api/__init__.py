@@ -12,3 +12,4 @@ def includeme(config: Configurator) -> None:
     config.include(".store", route_prefix="/api/v1")
     config.include(".audit", route_prefix="/api/v1")
     config.include(".item_images")
+    config.include(".openapi", route_prefix="/api/v1")

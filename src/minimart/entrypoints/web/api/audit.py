@@ -34,10 +34,11 @@ class AuditListQuery(Schema):
 
 
 event_schema = AuditEventSchema()
+LIST_QUERY = AuditListQuery()
 
 
 def list_events(request: Request) -> dict[str, Any]:
-    params = query_params(request, AuditListQuery())
+    params = query_params(request, LIST_QUERY)
     after = decode_cursor(params["cursor"], "audit", datetime_value) if "cursor" in params \
         else None
     page = request.services.audit.list_events(AuditQuery(

@@ -1,7 +1,8 @@
 """Reading requests: the JSON body and the query string, through marshmallow schemas.
 
-A wrong media type answers 415, an oversized body 413, unreadable JSON 400, and anything
-the schema refuses (unknown fields included) 422 naming the fields.
+A wrong media type answers 415, an oversized body 413, unreadable JSON 400, JSON nested
+deeper than MAX_DEPTH 400, and anything the schema refuses (unknown fields included) 422
+naming the fields.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from marshmallow import EXCLUDE, Schema
 from pyramid.request import Request
 
 from minimart.entrypoints.web.problems import HttpProblem
+
+MAX_DEPTH = 32  # no request shape nests deeper than a few levels; 32 leaves room
 
 
 def json_body(request: Request, schema: Schema) -> dict[str, Any]:
@@ -26,11 +29,42 @@ def json_body(request: Request, schema: Schema) -> dict[str, Any]:
         raise HttpProblem(413, "payload_too_large", f"the body is over {limit} bytes")
     try:
         data = json.loads(raw)
-    except (ValueError, RecursionError):
+    except RecursionError:  # deeper than the interpreter's limit, so far deeper than ours
+        raise _too_deep() from None
+    except ValueError:
         raise HttpProblem(400, "malformed_json", "the body is not valid JSON") from None
     if not isinstance(data, dict):
         raise HttpProblem(400, "bad_request", "the body must be a JSON object")
+    if nesting_depth(data) > MAX_DEPTH:
+        raise _too_deep()
     return schema.load(data)
+
+
+def _too_deep() -> HttpProblem:
+    return HttpProblem(400, "bad_request",
+                       f"the body nests arrays and objects more than {MAX_DEPTH} levels deep",
+                       {"max_depth": MAX_DEPTH})
+
+
+def nesting_depth(value: Any) -> int:
+    """How many arrays and objects deep a parsed JSON value goes (a scalar: 0).
+
+    Walked with an explicit stack rather than recursion, so no body can exhaust the
+    interpreter's stack here or in marshmallow, which loads nested fields recursively.
+    """
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        current, depth = stack.pop()
+        if not isinstance(current, dict | list):
+            continue
+        deepest = max(deepest, depth)
+        if deepest > MAX_DEPTH:
+            return deepest
+        children = current.values() if isinstance(current, dict) else current
+        stack.extend((child, depth + 1) for child in children
+                     if isinstance(child, dict | list))
+    return deepest
 
 
 def query_params(request: Request, schema: Schema) -> dict[str, Any]:

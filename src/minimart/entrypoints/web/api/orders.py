@@ -59,6 +59,9 @@ class OrderListQuery(Schema):
     cursor = fields.String(validate=validate.Length(max=2000))
 
 
+LIST_QUERY = OrderListQuery()
+
+
 def _amounts(order: Order) -> dict[str, int]:
     t = order.totals
     return {"subtotal": t.subtotal.amount, "tax": t.tax.amount,
@@ -122,7 +125,7 @@ def place_order(request: Request) -> dict[str, Any]:
 
 
 def list_orders(request: Request) -> dict[str, Any]:
-    params = query_params(request, OrderListQuery())
+    params = query_params(request, LIST_QUERY)
     after = None
     if "cursor" in params:
         after = decode_cursor(params["cursor"], "orders", datetime_value)
