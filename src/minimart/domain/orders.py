@@ -307,8 +307,9 @@ class OrderService:
             payment_method=payment_method, idempotency_key=f"order-{order.id}-intent")
         payment = replace(order.payment, status=intent.status,
                           payment_intent_id=intent.id, client_secret=intent.client_secret)
-        self._orders.set_payment(order.id, payment, self._clock.now())
-        order = replace(order, payment=payment)
+        now = self._clock.now()
+        self._orders.set_payment(order.id, payment, now)
+        order = replace(order, payment=payment, updated_at=now)
         if intent.status is PaymentStatus.SUCCEEDED:
             return self.mark_paid(order.id, intent.amount_received, actor)
         if intent.status is PaymentStatus.DECLINED:
@@ -380,8 +381,9 @@ class OrderService:
     def payment_failed(self, order_id: str, actor: Actor) -> None:
         """A failed or cancelled intent cancels a pending order and returns its stock."""
         order = self._get(order_id)
-        if order.status is OrderStatus.PENDING_PAYMENT:
-            self._cancel_pending(order, actor, reason="payment_failed")
+        if order.status is OrderStatus.PENDING_PAYMENT and \
+                self._cancel_pending(order, actor, reason="payment_failed"):
+            self._cancel_at_provider(order)
 
     def refunded_by_provider(self, order_id: str, refunded_total: int, actor: Actor) -> None:
         """Money went back (our refund, or one made at the provider's dashboard)."""
@@ -393,6 +395,15 @@ class OrderService:
                 self._orders.set_payment(order.id, replace(
                     order.payment, status=PaymentStatus.REFUNDED, captured=refunded_total,
                     refunded=refunded_total), now)
+            return
+        if order.status is OrderStatus.CANCELLED:
+            # money taken for a cancelled order went back: remember it, so a success event
+            # arriving late finds nothing owed and asks for no second refund
+            returned = max(order.payment.captured, order.payment.refunded, refunded_total)
+            if order.payment.refunded < returned:
+                self._orders.set_payment(order.id, replace(
+                    order.payment, status=PaymentStatus.REFUNDED, captured=returned,
+                    refunded=returned), now)
             return
         refunded = min(max(order.payment.refunded, refunded_total), order.payment.captured)
         moved = order.status in (OrderStatus.PAID, OrderStatus.FULFILLED) and \

@@ -14,7 +14,12 @@ from typing import Any
 from minimart.domain.accounts import Actor, Permission
 from minimart.domain.orders import Order, OrderService, OrderStatus
 from minimart.domain.payment_customers import PaymentCustomers
-from minimart.domain.payments import PaymentEvent, PaymentEventKind, PaymentStatus
+from minimart.domain.payments import (
+    PaymentEvent,
+    PaymentEventKind,
+    PaymentProviderUnavailable,
+    PaymentStatus,
+)
 from minimart.domain.ports import (
     Clock,
     OrderRepository,
@@ -35,6 +40,7 @@ class Reconciliation:
     paid: int = 0
     cancelled: int = 0
     refunds_finished: int = 0
+    failed: int = 0  # the provider could not answer about these; the next run tries again
 
 
 class PaymentService:
@@ -105,7 +111,12 @@ class PaymentService:
             if order is None or order.payment.payment_intent_id is None:
                 continue  # never reached the provider: expiry returns its stock
             self._uow.commit()
-            intent = self._payments.retrieve_intent(order.payment.payment_intent_id)
+            try:
+                intent = self._payments.retrieve_intent(order.payment.payment_intent_id)
+            except PaymentProviderUnavailable as error:
+                log.warning("reconcile: could not ask about order %s: %s", order.id, error)
+                report.failed += 1
+                continue
             report.checked += 1
             if intent.status is PaymentStatus.SUCCEEDED:
                 self._order_service.payment_succeeded(order.id, intent.amount_received,
@@ -115,7 +126,12 @@ class PaymentService:
                 self._order_service.payment_failed(order.id, actor)
                 report.cancelled += self._status_of(order.id) is OrderStatus.CANCELLED
         for order_id in self._orders.owing_refund(limit):
-            self._order_service.return_late_payment(order_id, actor)
+            try:
+                self._order_service.return_late_payment(order_id, actor)
+            except PaymentProviderUnavailable as error:
+                log.warning("reconcile: refund of order %s still owed: %s", order_id, error)
+                report.failed += 1
+                continue
             report.refunds_finished += 1
         return report
 

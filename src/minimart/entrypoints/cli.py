@@ -101,7 +101,8 @@ def reconcile_payments(request: Request, args: argparse.Namespace) -> str:
     report = request.services.payments.reconcile(
         _actor(request), timedelta(minutes=settings.reconcile_after_minutes))
     return (f"checked {report.checked} pending orders: {report.paid} paid, "
-            f"{report.cancelled} cancelled; {report.refunds_finished} refunds finished")
+            f"{report.cancelled} cancelled; {report.refunds_finished} refunds finished; "
+            f"{report.failed} could not be checked (tried again next run)")
 
 
 class _Progress:
