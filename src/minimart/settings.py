@@ -52,6 +52,7 @@ class Settings:
     stripe_max_network_retries: int
     reconcile_after_minutes: int
     images_directory: str
+    metrics_token: str | None
     login_max_failures_per_account: int
     login_max_failures_per_address: int
     login_window_minutes: int
@@ -162,6 +163,7 @@ def load_settings(raw: Mapping[str, Any], environ: Mapping[str, str]) -> Setting
                                             1),
         login_window_minutes=_int(raw, "minimart.login.window_minutes", 15, 1),
         require_totp_for_staff=_flag(raw, "minimart.login.require_totp_for_staff"),
+        metrics_token=secret("MINIMART_METRICS_TOKEN", "minimart.metrics_token"),
         images_directory=str(raw.get("minimart.images.directory", "var/images")),
         image_max_bytes=_int(raw, "minimart.images.max_bytes", 5 * 1024 * 1024, 1024),
     )

@@ -32,5 +32,7 @@ def includeme(config: Configurator) -> None:
     config.include(".security")
     config.include(".errors")
     config.include(".ops")
+    config.include(".metrics")
+    config.include(".caching")
     config.include(".api")
     config.add_renderer(None, JSON())

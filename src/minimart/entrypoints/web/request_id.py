@@ -13,6 +13,8 @@ from pyramid.registry import Registry
 from pyramid.request import Request
 from pyramid.response import Response
 
+from minimart.entrypoints.web.metrics import observe_request
+
 log = logging.getLogger("minimart.requests")
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -32,9 +34,15 @@ def request_id_tween_factory(handler: Handler, registry: Registry) -> Handler:
         response.headers["X-Request-ID"] = request.request_id
         route = request.matched_route.name if request.matched_route else "-"
         account = getattr(request, "authenticated_account_id", None)
+        duration = time.perf_counter() - started
+        observe_request(request.method, route, response.status_code, duration)
         log.info("%s %s route=%s status=%s duration_ms=%.1f request_id=%s account_id=%s",
-                 request.method, request.path, route, response.status_code,
-                 (time.perf_counter() - started) * 1000, request.request_id, account or "-")
+                 request.method, request.path, route, response.status_code, duration * 1000,
+                 request.request_id, account or "-",
+                 extra={"method": request.method, "path": request.path, "route": route,
+                        "status": response.status_code,
+                        "duration_ms": round(duration * 1000, 1),
+                        "request_id": request.request_id, "account_id": account})
         return response
 
     return request_id_tween

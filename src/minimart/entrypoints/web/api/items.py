@@ -137,7 +137,6 @@ def list_items(request: Request) -> dict[str, Any]:
 
 
 def get_item(request: Request) -> dict[str, Any]:
-    request.response.conditional_response = True
     item = request.services.catalog.get_item(request.matchdict["id"], request.actor)
     return with_etag(request, item)
 
