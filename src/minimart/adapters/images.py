@@ -52,6 +52,8 @@ class PillowImageProcessor:
             raise UnsupportedImage("send a PNG, JPEG or WebP image") from error
         if image_format not in FORMATS:
             raise UnsupportedImage("send a PNG, JPEG or WebP image")
+        if "transparency" in image.info:  # a palette or grey PNG's transparent colour
+            image = image.convert("RGBA")
         image.thumbnail((self._max_side, self._max_side))
         clean = Image.frombytes(image.mode, image.size, image.tobytes())
         if image.mode == "P":

@@ -4,8 +4,9 @@ as the SQL adapters (the contract tests run both)."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,7 +18,15 @@ from minimart.domain.categories import Category
 from minimart.domain.errors import Conflict
 from minimart.domain.images import Picture
 from minimart.domain.money import Money
-from minimart.domain.orders import ClaimedKey, Order, OrderQuery, OrderStatus, Payment, Shortage
+from minimart.domain.orders import (
+    ClaimedKey,
+    Order,
+    OrderQuery,
+    OrderStatus,
+    Payment,
+    PeriodTotals,
+    Shortage,
+)
 from minimart.domain.payments import (
     PaymentEvent,
     PaymentIntent,
@@ -145,6 +154,12 @@ class MemoryItemRepository:
 
     def count(self) -> int:
         return len(self._items)
+
+    def low_stock(self, threshold: int, limit: int) -> list[Item]:
+        rows = sorted((i for i in self._items.values()
+                       if not i.archived and i.stock <= threshold),
+                      key=lambda i: (i.stock, i.name.lower(), i.id))
+        return rows[:limit]
 
     def image_in_use(self, key: str) -> bool:
         return any(item.image_key == key for item in self._items.values())
@@ -330,6 +345,15 @@ class MemoryOrderRepository:
         return [o.id for o in self._orders.values()
                 if o.status is OrderStatus.CANCELLED
                 and o.payment.captured > o.payment.refunded][:limit]
+
+    def totals_by_period(self, boundaries: Sequence[datetime]) -> list[PeriodTotals]:
+        totals: list[PeriodTotals] = []
+        for start, end in itertools.pairwise(boundaries):
+            placed = [o for o in self._orders.values() if start <= o.created_at < end]
+            totals.append(PeriodTotals(
+                orders=sum(o.status is not OrderStatus.CANCELLED for o in placed),
+                revenue=sum(o.payment.captured - o.payment.refunded for o in placed)))
+        return totals
 
 
 class MemoryPaymentEventLog:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -140,6 +140,7 @@ class CatalogService:
         self._images: ImageStore = images or _NoImages()
         self._processor: ImageProcessor = processor or _NoImages()
         self._uow: UnitOfWork = uow or _ImmediateCommit()
+        self._picture_changes: _PictureChanges | None = None
         self._audit = audit
         self._clock = clock
         self._currency = currency
@@ -160,6 +161,12 @@ class CatalogService:
         if item is None or (item.archived and not actor.can(Permission.CATALOG_WRITE)):
             raise NotFound("no such item")
         return item
+
+    def low_stock(self, threshold: int, limit: int, actor: Actor) -> list[Item]:
+        """Items on sale with at most `threshold` left, lowest first: what to restock."""
+        actor.require(Permission.CATALOG_WRITE)
+        return list(self._items.low_stock(max(0, threshold),
+                                          max(1, min(limit, MAX_PAGE_SIZE))))
 
     def find_by_sku(self, sku: str) -> Item | None:
         return self._items.get_by_sku(sku)
@@ -244,6 +251,7 @@ class CatalogService:
         if item is None:
             raise NotFound("no such item")
         key = self._images.put(self._processor.normalize(upload))
+        self._pictures_changed().kept.add(key)
         return self._replace_image(item, key, actor)
 
     def remove_image(self, item_id: str, actor: Actor) -> None:
@@ -267,9 +275,23 @@ class CatalogService:
             raise PreconditionFailed("the item changed meanwhile; try again")
         old = item.image_key
         if old is not None and old != key and not self._items.image_in_use(old):
-            self._uow.after_commit(lambda: self._images.delete(old))
+            self._pictures_changed().dropped.add(old)
         self._record(actor, "item.image_changed", item.id, {"image_key": [old, key]})
         return updated
+
+    def _pictures_changed(self) -> _PictureChanges:
+        """This unit of work's picture changes; files no item shows any more are deleted
+        once it commits, unless the same picture was given to an item meanwhile."""
+        if self._picture_changes is None:
+            changes = self._picture_changes = _PictureChanges()
+
+            def delete_dropped() -> None:
+                self._picture_changes = None
+                for key in changes.dropped - changes.kept:
+                    self._images.delete(key)
+
+            self._uow.after_commit(delete_dropped)
+        return self._picture_changes
 
     def _ensure_category(self, category_id: str | None) -> None:
         if category_id is not None and self._categories.get(category_id) is None:
@@ -287,6 +309,12 @@ class CatalogService:
                 changes: dict[str, list[Any]]) -> None:
         self._audit.record(audit_event(actor, self._clock.now(), action, "item",
                                        item_id, changes))
+
+
+@dataclass
+class _PictureChanges:
+    kept: set[str] = field(default_factory=set)
+    dropped: set[str] = field(default_factory=set)
 
 
 class _NoImages:

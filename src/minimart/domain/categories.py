@@ -79,7 +79,8 @@ class CategoryService:
         category = self.get_category(category_id)
         emptied = self._categories.delete(category_id, self._clock.now())
         self._record(actor, "category.deleted", category_id,
-                     {**diff(category.fields(), {}), "items_emptied": [None, emptied]})
+                     {**{k: [v, None] for k, v in category.fields().items()},
+                      "items_emptied": [None, emptied]})
 
     def _record(self, actor: Actor, action: str, category_id: str,
                 changes: dict[str, list[Any]]) -> None:

@@ -13,8 +13,9 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from minimart.domain.accounts import Actor, Permission
 from minimart.domain.audit import audit_event
@@ -47,6 +48,7 @@ log = logging.getLogger(__name__)
 
 MAX_LINES = 100
 MAX_QUANTITY = 1000
+MAX_REPORT_DAYS = 366
 
 
 class OrderStatus(enum.StrEnum):
@@ -176,6 +178,28 @@ class ClaimedKey:
 class PlacedOrder:
     order: Order
     created: bool  # False when an Idempotency-Key replayed an earlier order
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodTotals:
+    """Orders placed in a period and not cancelled; the money kept from its orders."""
+
+    orders: int
+    revenue: int  # minor units: captured minus refunded
+
+
+@dataclass(frozen=True, slots=True)
+class DailySales:
+    day: date  # in the store's time zone
+    orders: int
+    revenue: Money
+
+
+def day_boundaries(first_day: date, days: int, zone: ZoneInfo) -> list[datetime]:
+    """The local midnights that start each day from first_day on, and end the last, in UTC
+    (a day is 23 or 25 hours long when the clocks change)."""
+    return [datetime.combine(first_day + timedelta(days=n), time(), zone).astimezone(UTC)
+            for n in range(days + 1)]
 
 
 def check_lines(lines: tuple[RequestedLine, ...]) -> None:
@@ -531,6 +555,21 @@ class OrderService:
         if len(rows) <= query.limit:
             return rows, None
         return rows[: query.limit], rows[query.limit - 1]
+
+    def daily_sales(self, days: int, actor: Actor) -> list[DailySales]:
+        """Orders and takings of each of the last `days` days, today last, by the store's
+        calendar: what the owner's dashboard charts."""
+        actor.require(Permission.ORDERS_MANAGE)
+        if not 1 <= days <= MAX_REPORT_DAYS:
+            raise ValidationFailed("the report covers 1 to 366 days",
+                                   details={"days": [f"must be 1 to {MAX_REPORT_DAYS}"]})
+        store = self._store.current()
+        zone = ZoneInfo(store.time_zone)
+        first = self._clock.now().astimezone(zone).date() - timedelta(days=days - 1)
+        totals = self._orders.totals_by_period(day_boundaries(first, days, zone))
+        return [DailySales(first + timedelta(days=n), period.orders,
+                           Money(period.revenue, store.currency))
+                for n, period in enumerate(totals)]
 
     def _visible(self, order_id: str, actor: Actor) -> Order:
         """Another shopper's order does not exist, as far as this caller can tell."""

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
         OrderQuery,
         OrderStatus,
         Payment,
+        PeriodTotals,
         Shortage,
     )
     from minimart.domain.payments import PaymentEvent, PaymentIntent
@@ -90,6 +91,11 @@ class ItemRepository(Protocol):
         ...
 
     def count(self) -> int: ...
+
+    def low_stock(self, threshold: int, limit: int) -> Sequence[Item]:
+        """Up to limit items on sale (not archived) with stock <= threshold, lowest stock
+        first, then by name."""
+        ...
 
 
 class CategoryRepository(Protocol):
@@ -187,6 +193,12 @@ class OrderRepository(Protocol):
 
     def owing_refund(self, limit: int) -> list[str]:
         """Ids of cancelled orders whose captured money has not all been returned yet."""
+        ...
+
+    def totals_by_period(self, boundaries: Sequence[datetime]) -> list[PeriodTotals]:
+        """For each period [boundaries[i], boundaries[i + 1]) by created_at: the orders
+        placed in it that were not cancelled, and the money kept from all of them (captured
+        minus refunded). One entry per period, in order; boundaries are increasing."""
         ...
 
 

@@ -22,7 +22,7 @@ from minimart.domain.pricing import Pricing
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_TAX_RATE_BPS = 10_000
 MAX_INTERVALS_PER_DAY = 6
-_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
+_TIME = re.compile(r"([01]\d|2[0-3]):[0-5]\d|24:00")
 EDITABLE = frozenset({"name", "tax_rate_bps", "delivery_fee", "minimum_order", "open",
                       "opening_hours", "time_zone"})
 
@@ -74,14 +74,14 @@ def check_settings(settings: StoreSettings) -> None:
             problems[amount] = ["must not be negative"]
     try:
         ZoneInfo(settings.time_zone)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # "Europe" is a folder, not a zone
         problems["time_zone"] = ["not an IANA time zone, such as Europe/Paris"]
     for day, spans in settings.opening_hours.items():
         if day not in WEEKDAYS:
             problems[f"opening_hours.{day}"] = [f"days are {', '.join(WEEKDAYS)}"]
         elif len(spans) > MAX_INTERVALS_PER_DAY:
             problems[f"opening_hours.{day}"] = [f"at most {MAX_INTERVALS_PER_DAY} intervals"]
-        elif not all(_TIME.match(a) and _TIME.match(b) and a < b for a, b in spans):
+        elif not all(_TIME.fullmatch(a) and _TIME.fullmatch(b) and a < b for a, b in spans):
             problems[f"opening_hours.{day}"] = ['each interval is ["HH:MM", "HH:MM"], '
                                                 "start before end"]
     if problems:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select, tuple_
+from sqlalchemy import Row, bindparam, case, func, select, tuple_
 
 from minimart.adapters.sqlalchemy.repositories import Repository, insert_or_skip
 from minimart.adapters.sqlalchemy.tables import (
@@ -25,6 +25,7 @@ from minimart.domain.orders import (
     OrderQuery,
     OrderStatus,
     Payment,
+    PeriodTotals,
 )
 from minimart.domain.payments import PaymentEvent, PaymentStatus
 from minimart.domain.pricing import Totals
@@ -134,6 +135,26 @@ class SqlAlchemyOrderRepository(Repository):
                             orders.c.amount_captured > orders.c.amount_refunded)
                      .order_by(orders.c.updated_at).limit(limit))
         return list(self._session.execute(statement).scalars())
+
+
+    def totals_by_period(self, boundaries: Sequence[datetime]) -> list[PeriodTotals]:
+        """One grouped query: each order falls in the period of the first boundary after
+        its created_at (the periods are computed by the caller, time zones included)."""
+        if len(boundaries) < 2:
+            return []
+        period = case(*[(orders.c.created_at < end, index)
+                        for index, end in enumerate(boundaries[1:])])
+        not_cancelled = case((orders.c.status != OrderStatus.CANCELLED.value, 1), else_=0)
+        statement = (select(period.label("period"), func.sum(not_cancelled).label("orders"),
+                            func.sum(orders.c.amount_captured - orders.c.amount_refunded)
+                            .label("revenue"))
+                     .where(orders.c.created_at >= boundaries[0],
+                            orders.c.created_at < boundaries[-1])
+                     .group_by(period))
+        found = {row.period: row for row in self._session.execute(statement)}
+        return [PeriodTotals(orders=int(found[i].orders), revenue=int(found[i].revenue))
+                if i in found else PeriodTotals(orders=0, revenue=0)
+                for i in range(len(boundaries) - 1)]
 
 
 class SqlAlchemyPaymentEventLog(Repository):

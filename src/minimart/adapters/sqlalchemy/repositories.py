@@ -191,6 +191,12 @@ class SqlAlchemyItemRepository(Repository):
     def count(self) -> int:
         return self._session.execute(select(func.count()).select_from(items)).scalar_one()
 
+    def low_stock(self, threshold: int, limit: int) -> Sequence[Item]:
+        statement = (select(items)
+                     .where(items.c.archived.is_(False), items.c.stock <= threshold)
+                     .order_by(items.c.stock, items.c.name_key, items.c.id).limit(limit))
+        return [_item_from_row(row, self._currency) for row in self._session.execute(statement)]
+
     def image_in_use(self, key: str) -> bool:
         return self._session.execute(
             select(items.c.id).where(items.c.image_key == key).limit(1)).first() is not None

@@ -20,7 +20,7 @@ from marshmallow import RAISE, Schema, fields, missing, validate
 from pyramid.config import Configurator
 from pyramid.request import Request
 
-from minimart.domain.accounts import Role
+from minimart.domain.accounts import ROLE_PERMISSIONS, Permission, Role
 from minimart.domain.orders import FulfilmentType, OrderStatus
 from minimart.domain.payments import PaymentStatus
 from minimart.entrypoints.web.api import (
@@ -38,8 +38,6 @@ JsonSchema = dict[str, Any]
 OPENAPI_VERSION = "3.1.0"
 API_PREFIX = "/api/v1"
 ALL_ROLES = tuple(role.value for role in Role)
-STAFF = (Role.STAFF.value, Role.ADMIN.value)
-ADMIN = (Role.ADMIN.value,)
 
 
 # --- marshmallow → JSON Schema ---------------------------------------------------------
@@ -298,31 +296,6 @@ RESPONSE_SCHEMAS: dict[str, JsonSchema] = {
     "OpenApiDocument": {"type": "object", "required": ["openapi", "paths"]},
 }
 
-# Request bodies of routes whose schemas the views do not (yet) expose here.
-PASSWORD_CHANGE: JsonSchema = {
-    "type": "object", "additionalProperties": False,
-    "required": ["current_password", "new_password"],
-    "properties": {
-        "current_password": {"type": "string", "minLength": 1, "maxLength": 1024},
-        "new_password": {"type": "string", "minLength": 1, "maxLength": 1024}}}
-TOTP_BEGIN: JsonSchema = {
-    "type": "object", "additionalProperties": False, "required": ["password"],
-    "properties": {"password": {"type": "string", "minLength": 1, "maxLength": 1024}}}
-TOTP_CONFIRM: JsonSchema = {
-    "type": "object", "additionalProperties": False, "required": ["code"],
-    "properties": {"code": {"type": "string", "minLength": 1, "maxLength": 64}}}
-OTP_FIELD: JsonSchema = {"type": "string", "minLength": 1, "maxLength": 64,
-                         "description": "a current TOTP code or an unused recovery code; "
-                                        "required for accounts with two-factor sign-in"}
-
-
-def _credentials() -> JsonSchema:
-    """Sign-in takes an optional second factor; until the schema names it, add it here."""
-    described = schema_to_json(accounts.Credentials)
-    described["properties"].setdefault("otp", OTP_FIELD)
-    return described
-
-
 HEADERS: dict[str, JsonSchema] = {
     "RequestId": {"description": "the caller's X-Request-ID when it is sane, else a new one",
                   "required": True, "schema": STRING},
@@ -411,13 +384,20 @@ class Operation:
     summary: str
     tag: str
     success: tuple[Success, ...]
-    roles: tuple[str, ...] | None = None  # None: public
+    permission: Permission | None = None  # None: public
     body: Body | None = None
     query: list[JsonSchema] = field(default_factory=list)
     headers: list[JsonSchema] = field(default_factory=list)
     errors: tuple[int, ...] = ()  # beyond those the shape of the operation implies
     raw_body: Mapping[str, JsonSchema] | None = None  # non-JSON bodies by media type
     database: bool = True
+
+    @property
+    def roles(self) -> tuple[str, ...] | None:
+        """The roles whose permissions include the operation's, from the domain's map."""
+        if self.permission is None:
+            return None
+        return tuple(role.value for role in Role if self.permission in ROLE_PERMISSIONS[role])
 
     def parameters(self) -> list[JsonSchema]:
         path_params = [{"name": name, "in": "path", "required": True,
@@ -468,116 +448,119 @@ IMAGE_BODY = {"image/png": {"schema": {"type": "string", "contentMediaType": "im
 ITEM = Success(200, "Item", "the item", ("ETag",))
 ORDER = Success(200, "Order", "the order")
 NO_CONTENT = Success(204, None, "done; no content")
+NOT_MODIFIED = Success(304, None, "the caller's copy (If-None-Match) is current", ("ETag",))
 
 
 def operations() -> list[Operation]:
     """Every operation of /api/v1; the tests hold this list against the route table."""
     p = API_PREFIX
+    own, place = Permission.VIEW_OWN_ACCOUNT, Permission.PLACE_ORDERS
+    write, second_factor = Permission.CATALOG_WRITE, Permission.SECOND_FACTOR
     return [
         # accounts and sign-in
         Operation("post", f"{p}/accounts", "registerAccount", "Register a customer account",
                   "accounts", (Success(201, "Account", "the new account", ("Location",)),),
                   body=body(accounts.Registration), errors=(409,)),
         Operation("get", f"{p}/accounts/me", "getOwnAccount", "The signed-in account",
-                  "accounts", (Success(200, "Account", "the account"),), roles=ALL_ROLES),
+                  "accounts", (Success(200, "Account", "the account"),), permission=own),
         Operation("post", f"{p}/accounts/me/password", "changePassword",
                   "Change one's password; every earlier token stops working", "accounts",
-                  (NO_CONTENT,), roles=ALL_ROLES,
-                  body=Body("PasswordChange", PASSWORD_CHANGE)),
-        Operation("post", f"{p}/auth/token", "issueToken", "Sign in for a bearer token",
+                  (NO_CONTENT,), permission=own, body=body(accounts.PasswordChange)),
+        Operation("post", f"{p}/auth/token", "issueToken",
+                  "Sign in for a bearer token (with `otp` when two-factor sign-in is on)",
                   "accounts", (Success(200, "Token", "a bearer token"),),
-                  body=Body("Credentials", _credentials()),
-                  errors=(401, 403, 429)),
-        Operation("post", f"{p}/auth/totp", "beginTotp",
-                  "Start two-factor sign-in (staff and admin)", "accounts",
-                  (Success(201, "TotpEnrolment", "the secret's URI and recovery codes, "
-                                                 "shown this once"),),
-                  roles=ALL_ROLES, body=Body("TotpBegin", TOTP_BEGIN),
-                  errors=(403,)),
+                  body=body(accounts.Credentials), errors=(401, 403, 429)),
+        Operation("post", f"{p}/auth/totp", "startTotp", "Start two-factor sign-in",
+                  "accounts", (Success(201, "TotpEnrolment", "the secret's URI and the "
+                                                             "recovery codes, shown this once"),),
+                  permission=second_factor, body=body(accounts.TotpStart)),
         Operation("post", f"{p}/auth/totp/confirm", "confirmTotp",
                   "Confirm two-factor sign-in with a first code", "accounts", (NO_CONTENT,),
-                  roles=ALL_ROLES,
-                  body=Body("TotpConfirm", TOTP_CONFIRM), errors=(403,)),
+                  permission=second_factor, body=body(accounts.TotpConfirm)),
         # catalog
         Operation("get", f"{p}/items", "listItems", "Browse the catalog", "catalog",
-                  (Success(200, "ItemPage", "a page of items"),),
-                  query=query_parameters(items.ItemListQuery)),
+                  (Success(200, "ItemPage", "a page of items", ("ETag",)), NOT_MODIFIED),
+                  query=query_parameters(items.ItemListQuery), headers=[IF_NONE_MATCH]),
         Operation("post", f"{p}/items", "createItem", "Add an item", "catalog",
                   (Success(201, "Item", "the new item", ("Location", "ETag")),),
-                  roles=STAFF, body=body(items.ItemCreate), errors=(409,)),
+                  permission=write, body=body(items.ItemCreate), errors=(409,)),
         Operation("get", f"{p}/items/{{id}}", "getItem", "One item", "catalog",
-                  (ITEM, Success(304, None, "the caller's copy (If-None-Match) is current")),
-                  headers=[IF_NONE_MATCH]),
+                  (ITEM, NOT_MODIFIED), headers=[IF_NONE_MATCH]),
         Operation("patch", f"{p}/items/{{id}}", "updateItem", "Change an item", "catalog",
-                  (ITEM,), roles=STAFF, body=body(items.ItemPatch, at_least_one=True),
+                  (ITEM,), permission=write, body=body(items.ItemPatch, at_least_one=True),
                   headers=[IF_MATCH], errors=(409, 412)),
         Operation("delete", f"{p}/items/{{id}}", "archiveItem",
                   "Archive an item (repeating it is harmless)", "catalog", (NO_CONTENT,),
-                  roles=STAFF),
+                  permission=write),
         Operation("post", f"{p}/items/{{id}}/stock-adjustments", "adjustStock",
-                  "Add or remove stock", "catalog", (Success(201, "Item", "the item",
-                                                             ("ETag",)),),
-                  roles=STAFF, body=body(items.StockAdjustment), errors=(409,)),
+                  "Add or remove stock", "catalog",
+                  (Success(201, "Item", "the item", ("ETag",)),),
+                  permission=write, body=body(items.StockAdjustment), errors=(409,)),
         Operation("put", f"{p}/items/{{id}}/image", "putItemImage",
                   "Set the item's picture (PNG, JPEG or WebP, judged by content)", "catalog",
-                  (ITEM,), roles=STAFF, raw_body=IMAGE_BODY, errors=(415, 422)),
+                  (ITEM,), permission=write, raw_body=IMAGE_BODY, errors=(415, 422)),
         Operation("delete", f"{p}/items/{{id}}/image", "deleteItemImage",
-                  "Remove the item's picture", "catalog", (NO_CONTENT,), roles=STAFF),
+                  "Remove the item's picture", "catalog", (NO_CONTENT,), permission=write),
         Operation("get", f"{p}/categories", "listCategories", "The menu's sections in order",
-                  "catalog", (Success(200, "CategoryPage", "every category"),)),
+                  "catalog", (Success(200, "CategoryPage", "every category", ("ETag",)),
+                              NOT_MODIFIED), headers=[IF_NONE_MATCH]),
         Operation("post", f"{p}/categories", "createCategory", "Add a category", "catalog",
                   (Success(201, "Category", "the new category", ("Location",)),),
-                  roles=STAFF, body=body(categories.CategoryCreate)),
+                  permission=write, body=body(categories.CategoryCreate)),
         Operation("get", f"{p}/categories/{{id}}", "getCategory", "One category", "catalog",
-                  (Success(200, "Category", "the category"),)),
+                  (Success(200, "Category", "the category", ("ETag",)), NOT_MODIFIED),
+                  headers=[IF_NONE_MATCH]),
         Operation("patch", f"{p}/categories/{{id}}", "updateCategory", "Change a category",
-                  "catalog", (Success(200, "Category", "the category"),), roles=STAFF,
+                  "catalog", (Success(200, "Category", "the category"),), permission=write,
                   body=body(categories.CategoryPatch, at_least_one=True)),
         Operation("delete", f"{p}/categories/{{id}}", "deleteCategory",
                   "Delete a category; its items stay, uncategorised", "catalog",
-                  (NO_CONTENT,), roles=STAFF),
+                  (NO_CONTENT,), permission=write),
         # store
         Operation("get", f"{p}/store", "getStore", "The store's name, rates and hours",
-                  "store", (Success(200, "Store", "the store"),)),
+                  "store", (Success(200, "Store", "the store", ("ETag",)), NOT_MODIFIED),
+                  headers=[IF_NONE_MATCH]),
         Operation("patch", f"{p}/store", "updateStore", "Change the store's settings",
-                  "store", (Success(200, "Store", "the store"),), roles=ADMIN,
+                  "store", (Success(200, "Store", "the store"),),
+                  permission=Permission.STORE_MANAGE,
                   body=body(store.StorePatch, at_least_one=True)),
         # orders
         Operation("post", f"{p}/orders", "placeOrder", "Place an order", "orders",
                   (Success(201, "Order", "the new order", ("Location",)),
                    Success(200, "Order", "the order this Idempotency-Key placed before",
                            ("Location",))),
-                  roles=ALL_ROLES, body=body(orders.OrderIn), headers=[IDEMPOTENCY_KEY],
+                  permission=place, body=body(orders.OrderIn), headers=[IDEMPOTENCY_KEY],
                   errors=(402, 409)),
         Operation("get", f"{p}/orders", "listOrders",
                   "Own orders, newest first (staff and admin: all)", "orders",
-                  (Success(200, "OrderPage", "a page of orders"),), roles=ALL_ROLES,
+                  (Success(200, "OrderPage", "a page of orders"),), permission=place,
                   query=query_parameters(orders.OrderListQuery)),
         Operation("get", f"{p}/orders/{{id}}", "getOrder", "One order", "orders", (ORDER,),
-                  roles=ALL_ROLES),
+                  permission=place),
         Operation("post", f"{p}/orders/{{id}}/cancel", "cancelOrder",
                   "Cancel an order (a paid one is refunded)", "orders", (ORDER,),
-                  roles=ALL_ROLES, errors=(409,)),
+                  permission=place, errors=(409,)),
         Operation("post", f"{p}/orders/{{id}}/fulfil", "fulfilOrder",
-                  "Mark a paid order fulfilled", "orders", (ORDER,), roles=STAFF,
-                  errors=(409,)),
+                  "Mark a paid order fulfilled", "orders", (ORDER,),
+                  permission=Permission.ORDERS_MANAGE, errors=(409,)),
         Operation("post", f"{p}/orders/{{id}}/refund", "refundOrder",
-                  "Refund a paid or fulfilled order", "orders", (ORDER,), roles=ADMIN,
-                  errors=(409,)),
+                  "Refund a paid or fulfilled order", "orders", (ORDER,),
+                  permission=Permission.REFUNDS, errors=(409,)),
         # payments
         Operation("post", f"{p}/payments/ephemeral-keys", "createEphemeralKey",
                   "A Stripe ephemeral key for the mobile SDKs", "payments",
                   (Success(201, "EphemeralKey", "Stripe's ephemeral key object"),),
-                  roles=ALL_ROLES, body=body(payments.EphemeralKeyIn)),
+                  permission=place, body=body(payments.EphemeralKeyIn)),
         Operation("post", f"{p}/payments/stripe/webhook", "stripeWebhook",
                   "Stripe's event notifications, verified by signature", "payments",
                   (Success(200, "WebhookReceipt", "the event was taken in"),),
                   raw_body={"application/json": {"schema": {"type": "object"}}},
                   headers=[STRIPE_SIGNATURE], errors=(400,)),
-        # audit and operations
+        # audit and this document
         Operation("get", f"{p}/audit-events", "listAuditEvents",
                   "Who changed what, newest first", "audit",
-                  (Success(200, "AuditEventPage", "a page of audit events"),), roles=ADMIN,
+                  (Success(200, "AuditEventPage", "a page of audit events"),),
+                  permission=Permission.AUDIT_READ,
                   query=query_parameters(audit.AuditListQuery)),
         Operation("get", f"{p}/openapi.json", "getOpenApi", "This document", "operations",
                   (Success(200, "OpenApiDocument", "the OpenAPI 3.1 document"),),
@@ -600,7 +583,8 @@ def _operation_json(op: Operation) -> JsonSchema:
         "security": [] if op.roles is None else [{"bearerAuth": []}],
         "responses": responses,
     }
-    if op.roles is not None:
+    if op.permission is not None and op.roles is not None:
+        described["x-permission"] = op.permission.value
         described["x-roles"] = list(op.roles)
         described["description"] = f"Roles: {', '.join(op.roles)}."
     if op.parameters():

@@ -13,7 +13,7 @@ from minimart.domain.store import MAX_TAX_RATE_BPS, WEEKDAYS, StoreSettings
 from minimart.entrypoints.web.api.body import json_body
 
 MAX_AMOUNT = 10**12
-HOUR = validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$", error="HH:MM")
+HOUR = validate.Regexp(r"^(([01]\d|2[0-3]):[0-5]\d|24:00)\Z", error="HH:MM")
 
 
 class StorePatch(Schema):
