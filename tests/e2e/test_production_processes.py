@@ -1,0 +1,247 @@
+"""Several `pserve production.ini` processes over one PostgreSQL, and the failures real
+deployments see: an order storm spread across processes, the database going away and
+coming back, and a process killed in the middle of placing an order."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from minimart.adapters.sqlalchemy.database import make_engine
+from tests.conftest import _empty_all_tables
+from tests.integration.conftest import free_port, localstripe_url  # noqa: F401
+from tests.support.tcp_proxy import TcpProxy
+
+pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+ADMIN_PASSWORD = "the owner's long password"
+
+
+def call(method: str, url: str, body: Any = None, token: str | None = None,
+         headers: dict[str, str] | None = None, timeout: float = 30) -> tuple[int, Any]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    for key, value in (headers or {}).items():
+        request.add_header(key, value)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+class Deployment:
+    """The environment production.ini reads, pointed at test servers on loopback."""
+
+    def __init__(self, database_url: str, stripe_url: str) -> None:
+        self.database_url = database_url
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("MINIMART_")}
+        self.env.update({
+            "DATABASE_URL": database_url.replace("postgresql+psycopg://", "postgres://"),
+            "MINIMART_JWT_SECRET": secrets.token_urlsafe(48),
+            "STRIPE_API_KEY": "sk_test_deployment", "STRIPE_API_BASE": stripe_url,
+            "STRIPE_WEBHOOK_SECRET": "whsec_" + secrets.token_hex(20),
+            "PYTHONWARNINGS": "ignore"})
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 -- closed in stop(); shown on failure
+
+    def logs(self) -> str:
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")[-4000:]
+
+    def cli(self, *args: str, env: dict[str, str] | None = None) -> str:
+        done = subprocess.run([str(BIN / "minimart"), "-c", "production.ini", *args],
+                              cwd=ROOT, env={**self.env, **(env or {})}, capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    def serve(self, env: dict[str, str] | None = None) -> str:
+        """Another process of production.ini, the same file but for its listen address."""
+        port = free_port()
+        ini = Path(tempfile.mkdtemp()) / "production.ini"
+        ini.write_text((ROOT / "production.ini").read_text().replace(
+            "listen = 0.0.0.0:6543", f"listen = 127.0.0.1:{port}"))
+        process = subprocess.Popen(
+            [str(BIN / "pserve"), str(ini)],
+            cwd=ROOT, env={**self.env, **(env or {})}, stdout=subprocess.DEVNULL,
+            stderr=self.log)
+        self.processes.append(process)
+        root = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while not self._up(root):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("pserve production.ini did not start:\n" + self.logs())
+            time.sleep(0.2)
+        return root
+
+    @staticmethod
+    def _up(root: str) -> bool:
+        try:
+            urllib.request.urlopen(f"{root}/healthz", timeout=2).read()
+            return True
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+                process.wait(timeout=15)
+        self.log.close()
+
+    def scalar(self, sql: str) -> Any:
+        engine = make_engine(self.database_url)
+        try:
+            with engine.connect() as connection:
+                return connection.execute(text(sql)).scalar()
+        finally:
+            engine.dispose()
+
+
+@pytest.fixture
+def deployment(postgres_url: str, localstripe_url: str) -> Iterator[Deployment]:  # noqa: F811
+    engine = make_engine(postgres_url)
+    _empty_all_tables(engine)
+    engine.dispose()
+    shop = Deployment(postgres_url, localstripe_url)
+    shop.cli("db", "upgrade")
+    shop.cli("create-account", "--email", "owner@example.com", "--name", "Owner", "--role",
+             "admin", env={"MINIMART_PASSWORD": ADMIN_PASSWORD})
+    try:
+        yield shop
+    finally:
+        shop.stop()
+
+
+def sign_in(root: str, email: str, password: str) -> str:
+    status, body = call("POST", f"{root}/api/v1/auth/token",
+                        {"email": email, "password": password})
+    assert status == 200, body
+    return body["access_token"]
+
+
+def seed(root: str, stock: int) -> tuple[str, str]:
+    """An item with `stock` units, and a shopper's token."""
+    admin = sign_in(root, "owner@example.com", ADMIN_PASSWORD)
+    status, item = call("POST", f"{root}/api/v1/items",
+                        {"name": "Storm lantern", "price": 1500, "stock": stock}, admin)
+    assert status == 201, item
+    call("POST", f"{root}/api/v1/accounts",
+         {"email": "shopper@example.com", "password": "shopper password", "name": "S"})
+    return item["id"], sign_in(root, "shopper@example.com", "shopper password")
+
+
+def test_an_order_storm_across_two_processes_keeps_stock_exact_and_keys_single_use(
+        deployment):
+    first, second = deployment.serve(), deployment.serve()
+    item_id, shopper = seed(first, stock=40)
+    body = {"lines": [{"item_id": item_id, "quantity": 1}]}
+    attempts = [(root, f"storm-{n}") for n in range(60) for root in (first, second)]
+
+    def place(attempt: tuple[str, str]) -> tuple[str, int, Any]:
+        root, key = attempt
+        status, answer = call("POST", f"{root}/api/v1/orders", body, shopper,
+                              {"Idempotency-Key": key})
+        return key, status, answer
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(place, attempts))
+
+    assert {status for _, status, _ in results} <= {200, 201, 409}
+    orders_by_key: dict[str, set[str]] = {}
+    for key, status, answer in results:
+        if status in (200, 201):
+            orders_by_key.setdefault(key, set()).add(answer["id"])
+    assert all(len(ids) == 1 for ids in orders_by_key.values())  # each key made one order
+    placed = len(orders_by_key)
+    assert placed == 40
+    assert deployment.scalar("SELECT count(*) FROM orders") == placed
+    assert deployment.scalar(f"SELECT stock FROM items WHERE id = '{item_id}'") == 0
+
+
+def test_the_database_going_away_answers_503_fast_and_service_comes_back_by_itself(
+        deployment, postgres_url):
+    url = make_url(postgres_url)
+    proxy = TcpProxy(url.port or 5432).start()
+    through_proxy = url.set(port=proxy.port).render_as_string(hide_password=False)
+    root = deployment.serve(env={"DATABASE_URL": through_proxy})
+    assert call("GET", f"{root}/api/v1/items")[0] == 200
+
+    proxy.stop()
+    started = time.monotonic()
+    status, body = call("GET", f"{root}/api/v1/items")
+    assert (status, body["error"]["code"]) == (503, "unavailable")
+    assert time.monotonic() - started < 6
+    assert call("GET", f"{root}/readyz")[0] == 503
+    assert call("GET", f"{root}/healthz")[0] == 200  # the process itself is alive
+
+    proxy = TcpProxy(url.port or 5432, listen_port=proxy.port).start()
+    try:
+        deadline = time.monotonic() + 15
+        while call("GET", f"{root}/api/v1/items")[0] != 200:
+            assert time.monotonic() < deadline, "service did not recover"
+            time.sleep(0.5)
+        assert call("GET", f"{root}/readyz")[0] == 200
+    finally:
+        proxy.stop()
+
+
+def test_a_process_killed_while_placing_an_order_loses_no_stock_after_expiry(
+        deployment, localstripe_url):  # noqa: F811
+    root = deployment.serve()
+    item_id, shopper = seed(root, stock=5)
+    slow_stripe = TcpProxy(make_url(f"postgresql://x@{localstripe_url[7:]}/x").port,
+                           delay_seconds=4).start()
+    doomed = deployment.serve(env={"STRIPE_API_BASE": f"http://127.0.0.1:{slow_stripe.port}"})
+    def order_that_never_gets_an_answer() -> None:
+        with contextlib.suppress(OSError, http.client.HTTPException):
+            call("POST", f"{doomed}/api/v1/orders",
+                 {"lines": [{"item_id": item_id, "quantity": 2}]}, shopper)
+
+    waiting = threading.Thread(target=order_that_never_gets_an_answer, daemon=True)
+    waiting.start()
+    deadline = time.monotonic() + 10
+    while deployment.scalar("SELECT count(*) FROM orders") == 0:  # reservation committed
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    deployment.processes[-1].send_signal(signal.SIGKILL)  # while it waits on Stripe
+    deployment.processes[-1].wait(timeout=10)
+    slow_stripe.stop()
+    waiting.join(timeout=10)
+
+    assert deployment.scalar("SELECT status FROM orders") == "pending_payment"
+    assert deployment.scalar(f"SELECT stock FROM items WHERE id = '{item_id}'") == 3
+    engine = make_engine(deployment.database_url)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE orders SET created_at = created_at - interval '1 day'"))
+    engine.dispose()
+    assert "expired 1" in deployment.cli("expire-orders")
+    assert deployment.scalar(f"SELECT stock FROM items WHERE id = '{item_id}'") == 5
+    assert Counter([deployment.scalar("SELECT status FROM orders")]) == {"cancelled": 1}
