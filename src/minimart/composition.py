@@ -97,6 +97,26 @@ class Services:
                               processor=c.image_processor, uow=self._uow)
 
     @cached_property
+    def catalog_reads(self) -> CatalogService:
+        """The catalog for read-only browsing: on the streaming replica when one is set
+        (`minimart.database.replica_url`), else the same service as `catalog`. Replication
+        lag applies, so nothing that writes reads through it."""
+        c = self._c
+        if c.replica_sessions is None:
+            return self.catalog
+        self._replica_session = c.replica_sessions()
+        return CatalogService(
+            SqlAlchemyItemRepository(self._replica_session, c.settings.currency),
+            SqlAlchemyCategoryRepository(self._replica_session), self._audit_log, c.clock,
+            c.settings.currency)
+
+    def close(self) -> None:
+        """End the unit of work's replica session, if it opened one."""
+        replica = self.__dict__.pop("_replica_session", None)
+        if replica is not None:
+            replica.close()
+
+    @cached_property
     def categories(self) -> CategoryService:
         return CategoryService(self._categories, self._audit_log, self._c.clock)
 
@@ -146,6 +166,10 @@ class Container:
         self.settings = settings
         self.engine = engine or make_engine(settings.database_url)
         self.session_factory: sessionmaker[Session] = make_session_factory(self.engine)
+        self.replica_engine = (make_engine(settings.replica_url) if settings.replica_url
+                               else None)
+        self.replica_sessions: sessionmaker[Session] | None = (
+            make_session_factory(self.replica_engine) if self.replica_engine else None)
         self.clock: Clock = SystemClock()
         self.hasher: PasswordHasher = Argon2PasswordHasher(
             time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_cost,

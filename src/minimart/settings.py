@@ -33,6 +33,7 @@ class SettingsError(ValueError):
 class Settings:
     environment: str
     database_url: str
+    replica_url: str | None
     jwt_secret: str
     jwt_expiration_seconds: int
     currency: str
@@ -140,6 +141,8 @@ def load_settings(raw: Mapping[str, Any], environ: Mapping[str, str]) -> Setting
     return Settings(
         environment=environment,
         database_url=str(database_url),
+        replica_url=environ.get("DATABASE_REPLICA_URL")
+        or raw.get("minimart.database.replica_url") or None,
         jwt_secret=jwt_secret,
         jwt_expiration_seconds=_int(raw, "minimart.jwt_expiration_seconds", 3600, 60),
         currency=currency,

@@ -131,13 +131,13 @@ def list_items(request: Request) -> dict[str, Any]:
         category_id=params.get("category"),
         include_archived=params.get("include_archived", False), sort=sort,
         limit=params["limit"], after=after)
-    page = request.services.catalog.list_items(query, request.actor)
+    page = request.services.catalog_reads.list_items(query, request.actor)
     return {"data": [item_json(request, item) for item in page.entries],
             "next_cursor": page.next_after and encode_cursor(sort.value, page.next_after)}
 
 
 def get_item(request: Request) -> dict[str, Any]:
-    item = request.services.catalog.get_item(request.matchdict["id"], request.actor)
+    item = request.services.catalog_reads.get_item(request.matchdict["id"], request.actor)
     return with_etag(request, item)
 
 
