@@ -5,9 +5,12 @@ from __future__ import annotations
 import pytest
 
 from minimart.adapters.memory import (
+    FakeOneTimePasswords,
     FixedClock,
     MemoryAccountRepository,
     MemoryAuditLog,
+    MemoryLoginThrottle,
+    MemoryUnitOfWork,
     PlainTextPasswordHasher,
 )
 from minimart.domain.accounts import (
@@ -73,9 +76,15 @@ def hasher():
     return SpyHasher()
 
 
+def make_service(accounts_repo, hasher, audit, clock):
+    """An AccountService on fresh memory fakes for throttling, one-time passwords and commits."""
+    return AccountService(accounts_repo, hasher, audit, clock, throttle=MemoryLoginThrottle(),
+                          otp=FakeOneTimePasswords(), uow=MemoryUnitOfWork())
+
+
 @pytest.fixture
 def accounts(accounts_repo, hasher, audit, clock):
-    return AccountService(accounts_repo, hasher, audit, clock)
+    return make_service(accounts_repo, hasher, audit, clock)
 
 
 def register(accounts, email="Shopper@Example.com", password=PASSWORD, name="Sam Shopper"):
@@ -178,6 +187,15 @@ def test_the_system_actor_may_create_an_account_of_any_role(accounts, role):
     assert account.role is role
 
 
+def test_an_account_made_by_the_cli_is_recorded_as_made_by_the_system(accounts, audit):
+    account = accounts.create_account("boss@example.com", PASSWORD, "Boss", Role.ADMIN,
+                                      Actor.system(request_id="cli:42"))
+
+    [event] = audit.events
+    assert (event.action, event.entity_id) == ("account.created", account.id)
+    assert (event.actor_id, event.request_id) == ("system", "cli:42")
+
+
 def test_an_admin_may_create_a_staff_account_and_is_recorded_as_the_actor(accounts, audit):
     account = accounts.create_account("clerk@example.com", PASSWORD, "Clerk", Role.STAFF, ADMIN)
 
@@ -274,7 +292,7 @@ def test_a_disabled_account_cannot_sign_in_even_with_the_right_password(accounts
 def test_authenticate_rehashes_a_password_whose_hash_is_outdated(accounts, accounts_repo):
     account = register(accounts)
     new_hasher = SpyHasher(rehash=True)
-    upgraded = AccountService(accounts_repo, new_hasher, MemoryAuditLog(), FixedClock())
+    upgraded = make_service(accounts_repo, new_hasher, MemoryAuditLog(), FixedClock())
 
     upgraded.authenticate("shopper@example.com", PASSWORD)
 
@@ -291,9 +309,10 @@ def test_authenticate_keeps_a_current_hash(accounts, accounts_repo):
 
 
 def test_a_failed_sign_in_never_rehashes(accounts_repo, clock):
-    service = AccountService(accounts_repo, SpyHasher(), MemoryAuditLog(), clock)
+    service = make_service(accounts_repo, SpyHasher(), MemoryAuditLog(), clock)
     account = service.register("a@example.com", PASSWORD, "A", Actor.anonymous())
-    upgraded = AccountService(accounts_repo, SpyHasher(rehash=True), MemoryAuditLog(), clock)
+    upgraded = make_service(accounts_repo, SpyHasher(rehash=True), MemoryAuditLog(),
+                            clock)
 
     _failure(upgraded, "a@example.com", "wrong password!")
 

@@ -14,6 +14,7 @@ from minimart.domain.errors import (
     DomainError,
     Forbidden,
     InvalidCredentials,
+    InvalidState,
     NotFound,
     Unauthenticated,
     ValidationFailed,
@@ -316,6 +317,10 @@ class AccountService:
             raise Forbidden("two-factor sign-in is for staff and admin accounts")
         if not actor.is_system and not self._hasher.verify(account.password_hash, password):
             raise InvalidCredentials("the password is wrong")
+        if account.totp_enabled and not actor.is_system:
+            # re-enrolling would switch the second factor off until confirmed: the owner
+            # resets it with `minimart enrol-totp` instead
+            raise InvalidState("two-factor sign-in is already on; ask the owner to reset it")
         secret = self._otp.new_secret()
         codes = [f"{secrets.token_hex(5)}-{secrets.token_hex(5)}" for _ in range(RECOVERY_CODES)]
         self._accounts.save(replace(account, totp_secret=secret, totp_enabled=actor.is_system,

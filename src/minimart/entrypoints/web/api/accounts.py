@@ -66,7 +66,7 @@ def register(request: Request) -> dict[str, Any]:
 def issue_token(request: Request) -> dict[str, Any]:
     data = json_body(request, Credentials())
     account = request.services.accounts.authenticate(
-        data["email"], data["password"], client=request.client_addr, otp=data.get("otp"))
+        data["email"], data["password"], client=request.remote_addr, otp=data.get("otp"))
     codec = request.registry.token_codec
     request.response.cache_control = "no-store"
     return {"access_token": codec.issue(account), "token_type": "Bearer",
