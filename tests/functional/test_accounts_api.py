@@ -9,25 +9,14 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from tests.functional.envelope import assert_error
+
 ACCOUNTS = "/api/v1/accounts"
 TOKEN = "/api/v1/auth/token"
 ME = "/api/v1/accounts/me"
 PASSWORD = "a long enough password"
 
 
-def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
-    """The JSON error envelope of API.md, with this status and code; returns the error."""
-    assert response.status_int == status
-    assert response.content_type == "application/json"
-    body = response.json
-    assert set(body) == {"error"}
-    error = body["error"]
-    assert set(error) == {"code", "message", "details"}
-    assert error["code"] == code
-    assert isinstance(error["message"], str)
-    assert error["message"]
-    assert isinstance(error["details"], dict)
-    return error
 
 
 def register(testapp: Any, email: str = "ann@example.com", password: str = PASSWORD,

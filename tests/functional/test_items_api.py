@@ -13,6 +13,7 @@ import pytest
 
 from minimart.domain.accounts import Actor
 from minimart.domain.catalog import NewItem
+from tests.functional.envelope import assert_error
 
 ITEMS = "/api/v1/items"
 
@@ -21,19 +22,6 @@ SORTS = ["name", "-name", "price", "-price", "created", "-created"]
 
 # --- helpers -------------------------------------------------------------------------------
 
-def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
-    """The JSON error envelope of API.md, with this status and code; returns the error."""
-    assert response.status_int == status
-    assert response.content_type == "application/json"
-    body = response.json
-    assert set(body) == {"error"}
-    error = body["error"]
-    assert set(error) == {"code", "message", "details"}
-    assert error["code"] == code
-    assert isinstance(error["message"], str)
-    assert error["message"]
-    assert isinstance(error["details"], dict)
-    return error
 
 
 def create(testapp: Any, headers: dict[str, str], **fields: Any) -> dict[str, Any]:

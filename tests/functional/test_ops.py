@@ -12,24 +12,12 @@ from webtest import TestApp
 
 from minimart import make_app
 from tests.conftest import FAST_ARGON2, TEST_JWT_SECRET
+from tests.functional.envelope import assert_error
 
 ITEMS = "/api/v1/items"
 HEX_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
-def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
-    """The JSON error envelope of API.md, with this status and code; returns the error."""
-    assert response.status_int == status
-    assert response.content_type == "application/json"
-    body = response.json
-    assert set(body) == {"error"}
-    error = body["error"]
-    assert set(error) == {"code", "message", "details"}
-    assert error["code"] == code
-    assert isinstance(error["message"], str)
-    assert error["message"]
-    assert isinstance(error["details"], dict)
-    return error
 
 
 @pytest.fixture

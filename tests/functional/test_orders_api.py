@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from minimart.adapters.sqlalchemy.tables import audit_events, orders
 from minimart.domain.accounts import Actor
+from tests.functional.envelope import assert_error
 
 ORDERS = "/api/v1/orders"
 ITEMS = "/api/v1/items"
@@ -73,19 +74,6 @@ def admin(person: Any) -> Who:
     return person("admin")
 
 
-def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
-    """The JSON error envelope of API.md, with this status and code; returns the error."""
-    assert response.status_int == status, response.body[:500]
-    assert response.content_type == "application/json"
-    body = response.json
-    assert set(body) == {"error"}
-    error = body["error"]
-    assert set(error) == {"code", "message", "details"}
-    assert error["code"] == code
-    assert isinstance(error["message"], str)
-    assert error["message"]
-    assert isinstance(error["details"], dict)
-    return error
 
 
 def make_item(testapp: Any, staff: Who, **fields: Any) -> dict[str, Any]:

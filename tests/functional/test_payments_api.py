@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from minimart.adapters.sqlalchemy.tables import audit_events
+from tests.functional.envelope import assert_error
 from tests.stripe_events import event_payload, intent_object, signature_header
 
 WEBHOOK = "/api/v1/payments/stripe/webhook"
@@ -107,16 +108,6 @@ def deliver(testapp: Any, payload: bytes, signature: str | None = "sign",
                         content_type="application/json", status=status)
 
 
-def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
-    """The JSON error envelope of API.md, with this status and code."""
-    assert response.status_int == status, response.body[:500]
-    assert response.content_type == "application/json"
-    assert set(response.json) == {"error"}
-    error = response.json["error"]
-    assert set(error) == {"code", "message", "details"}
-    assert error["code"] == code
-    assert error["message"]
-    return error
 
 
 # --- the signature -------------------------------------------------------------------------

@@ -12,25 +12,13 @@ import pytest
 from sqlalchemy import text
 
 from tests.conftest import TEST_JWT_SECRET
+from tests.functional.envelope import assert_error
 
 ITEMS = "/api/v1/items"
 ME = "/api/v1/accounts/me"
 
 
 
-def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
-    """The JSON error envelope of API.md, with this status and code; returns the error."""
-    assert response.status_int == status
-    assert response.content_type == "application/json"
-    body = response.json
-    assert set(body) == {"error"}
-    error = body["error"]
-    assert set(error) == {"code", "message", "details"}
-    assert error["code"] == code
-    assert isinstance(error["message"], str)
-    assert error["message"]
-    assert isinstance(error["details"], dict)
-    return error
 
 
 def assert_unauthenticated(response: Any) -> None:

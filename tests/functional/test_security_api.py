@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from minimart.adapters.sqlalchemy.tables import accounts, audit_events, login_failures
 from tests.functional.conftest import PASSWORD
+from tests.functional.envelope import assert_error
 
 ACCOUNTS = "/api/v1/accounts"
 TOKEN = "/api/v1/auth/token"
@@ -42,19 +43,6 @@ def app_settings(app_settings: dict[str, Any]) -> dict[str, Any]:
 
 # --- helpers -----------------------------------------------------------------------------------
 
-def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
-    """The JSON error envelope of API.md, with this status and code; returns the error."""
-    assert response.status_int == status, response.body[:500]
-    assert response.content_type == "application/json"
-    body = response.json
-    assert set(body) == {"error"}
-    error = body["error"]
-    assert set(error) == {"code", "message", "details"}
-    assert error["code"] == code
-    assert isinstance(error["message"], str)
-    assert error["message"]
-    assert isinstance(error["details"], dict)
-    return error
 
 
 def sign_in(testapp: Any, email: str, password: str = PASSWORD, status: int = 200,
