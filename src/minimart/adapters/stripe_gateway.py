@@ -145,7 +145,12 @@ class StripeWebhookVerifier:
         except (stripe.SignatureVerificationError, ValueError) as error:
             raise InvalidWebhook("the webhook signature does not verify") from error
         try:
-            return self._read(event.to_dict())
+            read = self._read(event.to_dict())
+            for text in (read.id, read.type, read.payment_intent_id or "", read.order_id or ""):
+                if "\x00" in text:
+                    raise ValueError("NUL in the event")
+                text.encode("utf-8")  # an unpaired surrogate cannot be stored
+            return read
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise InvalidWebhook("the event cannot be read") from error
 

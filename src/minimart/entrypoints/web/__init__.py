@@ -1,4 +1,5 @@
-"""The Pyramid web entrypoint: transactions, security, errors, operations and the REST API."""
+"""The Pyramid web entrypoint: transactions, security, errors, operations, the REST API
+and the HTML pages."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ def _dbsession(request: Request) -> Session:
 
 
 def _services(request: Request) -> Services:
-    return request.registry.container.services(request.dbsession, request.tm)
+    services = request.registry.container.services(request.dbsession, request.tm)
+    request.add_finished_callback(lambda _: services.close())
+    return services
 
 
 def includeme(config: Configurator) -> None:
@@ -35,4 +38,5 @@ def includeme(config: Configurator) -> None:
     config.include(".metrics")
     config.include(".caching")
     config.include(".api")
+    config.include(".html")
     config.add_renderer(None, JSON())

@@ -1,4 +1,5 @@
-"""The one place that turns failures into HTTP answers: the JSON error envelope of API.md.
+"""The one place that turns failures into HTTP answers: the JSON error envelope of API.md,
+or, for the HTML pages outside /api/, an error page (and the sign-in page for a visitor).
 
 pyramid_tm aborts the transaction whenever one of these views renders, so a failed
 request changes nothing.
@@ -11,7 +12,8 @@ from typing import Any
 
 from marshmallow import ValidationError
 from pyramid.config import Configurator
-from pyramid.httpexceptions import HTTPException
+from pyramid.exceptions import BadCSRFOrigin, BadCSRFToken
+from pyramid.httpexceptions import HTTPException, HTTPSeeOther
 from pyramid.request import Request
 from pyramid.response import Response
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -21,6 +23,7 @@ from minimart.domain import errors
 from minimart.domain.accounts import RateLimited
 from minimart.domain.images import ImageTooLarge, UnsupportedImage
 from minimart.domain.payments import InvalidWebhook, PaymentDeclined
+from minimart.entrypoints.web.html.error_pages import error_page
 from minimart.entrypoints.web.problems import HttpProblem, error_body
 
 log = logging.getLogger(__name__)
@@ -58,9 +61,24 @@ def json_error(request: Request, status: int, code: str, message: str,
     return response
 
 
+NOT_PAGES = ("/api/", "/images/")
+
+
+def is_page(request: Request) -> bool:
+    """Whether a failure answers with an HTML page: outside /api/ (and the pictures), on a
+    page route or on no route at all; the operations routes keep the JSON envelope."""
+    if request.path.startswith(NOT_PAGES):
+        return False
+    route = request.matched_route
+    return route is None or route.name.startswith("html.")
+
+
 def domain_error_view(exc: errors.DomainError, request: Request) -> Response:
     status = next((code for kind, code in STATUS_OF if isinstance(exc, kind)), 400)
-    response = json_error(request, status, exc.code, exc.message, exc.details)
+    if is_page(request):
+        response = error_page(request, status, exc.message)
+    else:
+        response = json_error(request, status, exc.code, exc.message, exc.details)
     if isinstance(exc, RateLimited):
         response.headers["Retry-After"] = str(exc.retry_after)
     return response
@@ -76,6 +94,11 @@ def validation_view(exc: ValidationError, request: Request) -> Response:
 
 
 def forbidden_view(request: Request) -> Response:
+    if is_page(request):
+        if request.account is None:
+            wanted = {"next": request.path_qs} if request.method == "GET" else {}
+            return HTTPSeeOther(request.route_path("html.login", _query=wanted))
+        return error_page(request, 403, "Your account may not open this page.")
     if request.account is None:
         return json_error(request, 401, "unauthenticated", "sign in with a bearer token")
     return json_error(request, 403, "forbidden", "your role may not do this")
@@ -95,6 +118,12 @@ def allowed_methods(request: Request, route_name: str) -> list[str]:
 
 
 def notfound_view(request: Request) -> Response:
+    if is_page(request):
+        if request.matched_route is not None:
+            response = error_page(request, 405, f"{request.method} is not allowed here.")
+            response.allow = allowed_methods(request, request.matched_route.name)
+            return response
+        return error_page(request, 404, "There is no page at this address.")
     if request.matched_route is not None:
         response = json_error(request, 405, "method_not_allowed",
                               f"{request.method} is not allowed here")
@@ -105,6 +134,12 @@ def notfound_view(request: Request) -> Response:
 
 def http_exception_view(exc: HTTPException, request: Request) -> Response:
     status = exc.code or 500
+    if is_page(request):
+        if isinstance(exc, BadCSRFToken | BadCSRFOrigin):
+            return error_page(request, 403, "This form has expired or did not come from this "
+                                            "site, so nothing was changed. Go back, reload the "
+                                            "page and try again.")
+        return error_page(request, status, exc.explanation or exc.title)
     return json_error(request, status, CODE_OF_STATUS.get(status, "error"),
                       exc.explanation or exc.title)
 

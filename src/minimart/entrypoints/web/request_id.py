@@ -14,6 +14,7 @@ from pyramid.request import Request
 from pyramid.response import Response
 
 from minimart.entrypoints.web.metrics import observe_request
+from minimart.entrypoints.web.problems import error_body
 
 log = logging.getLogger("minimart.requests")
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -26,20 +27,35 @@ def request_id_of(request: Request) -> str:
     return offered if _SANE_ID.match(offered) else uuid.uuid4().hex
 
 
+def unreadable_url(request: Request) -> str | None:
+    """Why the URL cannot be served, if it cannot: escapes that are not UTF-8, or a NUL,
+    which no database column accepts. Answered here, before anything reads the path."""
+    try:
+        path = request.path_info
+    except UnicodeDecodeError:
+        return "the URL path is not UTF-8"
+    if "\x00" in path or "%00" in request.query_string:
+        return "the URL holds a NUL character"
+    return None
+
+
 def request_id_tween_factory(handler: Handler, registry: Registry) -> Handler:
     def request_id_tween(request: Request) -> Response:
         started = time.perf_counter()
         request.request_id = request_id_of(request)
-        response = handler(request)
+        problem = unreadable_url(request)
+        response = handler(request) if problem is None else Response(
+            status=400, json_body=error_body("bad_request", problem), charset="utf-8")
         response.headers["X-Request-ID"] = request.request_id
-        route = request.matched_route.name if request.matched_route else "-"
+        route = request.matched_route.name if getattr(request, "matched_route", None) else "-"
         account = getattr(request, "authenticated_account_id", None)
         duration = time.perf_counter() - started
         observe_request(request.method, route, response.status_code, duration)
+        path = request.environ.get("PATH_INFO", "")
         log.info("%s %s route=%s status=%s duration_ms=%.1f request_id=%s account_id=%s",
-                 request.method, request.path, route, response.status_code, duration * 1000,
+                 request.method, path, route, response.status_code, duration * 1000,
                  request.request_id, account or "-",
-                 extra={"method": request.method, "path": request.path, "route": route,
+                 extra={"method": request.method, "path": path, "route": route,
                         "status": response.status_code,
                         "duration_ms": round(duration * 1000, 1),
                         "request_id": request.request_id, "account_id": account})

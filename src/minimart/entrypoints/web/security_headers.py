@@ -33,13 +33,20 @@ def add_security_headers(request: Request, response: Response) -> None:
     html = response.content_type == "text/html"
     headers.setdefault("Content-Security-Policy", HTML_POLICY if html else STRICT_POLICY)
     # An answer to a signed-in caller is theirs alone: no shared or browser cache keeps it.
-    if request.path.startswith("/api/") and "Authorization" in request.headers \
+    if _raw_path(request).startswith("/api/") and "Authorization" in request.headers \
             and "Cache-Control" not in headers:
         headers["Cache-Control"] = "no-store"
     # Only over HTTPS (as waitress reports it from trusted proxy headers): browsers ignore
     # HSTS over plain HTTP, and sending it there would misstate how the site is served.
     if request.scheme == "https":
         headers.setdefault("Strict-Transport-Security", HSTS)
+
+
+def _raw_path(request: Request) -> str:
+    """The path as the WSGI server gave it: request.path decodes UTF-8 and raises on a
+    malformed escape, and this must not fail on any request."""
+    environ = request.environ
+    return environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
 
 
 def security_headers_tween_factory(handler: Handler, registry: Registry) -> Handler:

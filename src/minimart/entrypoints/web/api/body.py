@@ -1,14 +1,16 @@
 """Reading requests: the JSON body and the query string, through marshmallow schemas.
 
-A wrong media type answers 415, an oversized body 413, unreadable JSON 400, JSON nested
-deeper than MAX_DEPTH 400, and anything the schema refuses (unknown fields included) 422
-naming the fields.
+A wrong media type answers 415, an oversized body 413, unreadable JSON 400 (text that is
+not Unicode included), JSON nested deeper than MAX_DEPTH 400, a query string that is not
+UTF-8 400, and anything the schema refuses (unknown fields included) 422 naming the fields.
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any
+from urllib.parse import parse_qsl
 
 from marshmallow import EXCLUDE, Schema
 from pyramid.request import Request
@@ -37,7 +39,23 @@ def json_body(request: Request, schema: Schema) -> dict[str, Any]:
         raise HttpProblem(400, "bad_request", "the body must be a JSON object")
     if nesting_depth(data) > MAX_DEPTH:
         raise _too_deep()
+    if not is_unicode(data):
+        raise HttpProblem(400, "malformed_json",
+                          "the body has text that is not Unicode (an unpaired surrogate)")
+    if "\\u0000" in raw.decode("utf-8", "replace").lower():
+        raise HttpProblem(422, "validation_failed", "text must not hold NUL characters",
+                          {"_body": ["remove the NUL (\\u0000) characters"]})
     return schema.load(data)
+
+
+def is_unicode(value: Any) -> bool:
+    """False when a string holds an unpaired surrogate, which JSON's \\uD800 escapes (and
+    json.loads on CESU-8 bytes) let through but no database or UTF-8 encoder accepts."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _too_deep() -> HttpProblem:
@@ -68,9 +86,24 @@ def nesting_depth(value: Any) -> int:
 
 
 def query_params(request: Request, schema: Schema) -> dict[str, Any]:
-    """Unknown query parameters are ignored (cache busters); known ones must be readable."""
-    repeated = [key for key in request.GET if len(request.GET.getall(key)) > 1]
+    """Unknown query parameters are ignored (cache busters); known ones must be readable.
+
+    Parsed here rather than by WebOb, which also splits on ';' (so `q=salt;pepper` would
+    search for "salt") and raises on escapes that are not UTF-8.
+    """
+    try:
+        pairs = parse_qsl(request.query_string, keep_blank_values=True, separator="&",
+                          errors="strict")
+    except UnicodeDecodeError:
+        raise HttpProblem(400, "bad_request", "the query string is not UTF-8") from None
+    counts = Counter(key for key, _ in pairs)
+    repeated = [key for key, count in counts.items() if count > 1]
     if repeated:
         raise HttpProblem(422, "validation_failed", "a query parameter is repeated",
                           {key: ["give this parameter once"] for key in repeated})
-    return schema.load(dict(request.GET), unknown=EXCLUDE)
+    params = dict(pairs)
+    nul = [key for key, value in params.items() if "\x00" in key or "\x00" in value]
+    if nul:
+        raise HttpProblem(422, "validation_failed", "text must not hold NUL characters",
+                          {key: ["remove the NUL character"] for key in nul})
+    return schema.load(params, unknown=EXCLUDE)

@@ -98,6 +98,9 @@ def _field_type(item: fields.Field) -> JsonSchema:
         return {"type": "array", "items": field_to_json(item.inner)}
     if isinstance(item, fields.Tuple):
         members = [field_to_json(member) for member in item.tuple_fields]
+        if all(member == members[0] for member in members):  # the simpler, common form
+            return {"type": "array", "items": members[0],
+                    "minItems": len(members), "maxItems": len(members)}
         return {"type": "array", "prefixItems": members, "items": False,
                 "minItems": len(members), "maxItems": len(members)}
     if isinstance(item, fields.Dict):
@@ -258,8 +261,8 @@ RESPONSE_SCHEMAS: dict[str, JsonSchema] = {
         "opening_hours": {
             "type": "object", "propertyNames": {"enum": WEEKDAYS},
             "additionalProperties": {"type": "array", "items": {
-                "type": "array", "prefixItems": [STRING, STRING], "items": False,
-                "minItems": 2, "maxItems": 2}}},
+                "type": "array", "items": STRING, "minItems": 2, "maxItems": 2,
+                "description": "[opening, closing] as HH:MM"}}},
         "time_zone": STRING}),
     "OrderLine": _object({"item_id": ID, "sku": NULLABLE_STRING, "name": STRING,
                           "unit_price": AMOUNT, "quantity": {"type": "integer", "minimum": 1},
@@ -300,7 +303,8 @@ HEADERS: dict[str, JsonSchema] = {
     "RequestId": {"description": "the caller's X-Request-ID when it is sane, else a new one",
                   "required": True, "schema": STRING},
     "Location": {"description": "the URL of the created resource", "schema": STRING},
-    "ETag": {"description": "the item's version, for If-Match and If-None-Match",
+    "ETag": {"description": "the representation's version, for If-Match (items) and "
+                            "If-None-Match",
              "schema": STRING},
     "WWWAuthenticate": {"required": True, "schema": {"type": "string", "pattern": "^Bearer"}},
     "RetryAfter": {"description": "seconds to wait", "required": True,
@@ -313,14 +317,16 @@ ERRORS: dict[int, tuple[str, str]] = {
                              "`unauthenticated`, `invalid_credentials`, `otp_required`"),
     402: ("PaymentDeclined", "the card was declined and nothing is reserved: "
                              "`payment_declined`"),
-    403: ("Forbidden", "the role lacks the permission: `forbidden`"),
+    403: ("Forbidden", "the role lacks the permission: `forbidden`, "
+                       "`totp_enrolment_required`"),
     404: ("NotFound", "no such resource, or one the caller may not see: `not_found`"),
     409: ("Conflict", "conflicts with the current state: `insufficient_stock`, "
                       "`email_taken`, `sku_taken`, `invalid_state`, `store_closed`, "
                       "`below_minimum_order`"),
-    412: ("PreconditionFailed", "If-Match names a version that is no longer current: "
-                                "`precondition_failed`"),
-    413: ("PayloadTooLarge", "the body is over the limit: `payload_too_large`"),
+    412: ("PreconditionFailed", "If-Match names a version that is no longer current, or "
+                                "the resource changed meanwhile: `precondition_failed`"),
+    413: ("PayloadTooLarge", "the body (or a picture's pixel count) is over the limit: "
+                             "`payload_too_large`"),
     415: ("UnsupportedMediaType", "the body is not of a type this operation reads: "
                                   "`unsupported_media_type`"),
     422: ("ValidationFailed", "`details` maps each bad field to its messages: "
@@ -401,12 +407,13 @@ class Operation:
 
     def parameters(self) -> list[JsonSchema]:
         path_params = [{"name": name, "in": "path", "required": True,
-                        "schema": {"type": "string"}}
+                        "schema": {"type": "string", "minLength": 1}}
                        for name in re.findall(r"{(\w+)}", self.path)]
         return [*path_params, *self.query, *self.headers]
 
     def error_statuses(self) -> set[int]:
-        statuses = set(self.errors)
+        # any URL whose path or query is not UTF-8 or holds a NUL is refused with 400
+        statuses = {400, *self.errors}
         if self.body is not None:
             statuses |= {400, 413, 415, 422}
         if self.raw_body is not None:
@@ -498,9 +505,10 @@ def operations() -> list[Operation]:
                   permission=write, body=body(items.StockAdjustment), errors=(409,)),
         Operation("put", f"{p}/items/{{id}}/image", "putItemImage",
                   "Set the item's picture (PNG, JPEG or WebP, judged by content)", "catalog",
-                  (ITEM,), permission=write, raw_body=IMAGE_BODY, errors=(415, 422)),
+                  (ITEM,), permission=write, raw_body=IMAGE_BODY, errors=(412, 415, 422)),
         Operation("delete", f"{p}/items/{{id}}/image", "deleteItemImage",
-                  "Remove the item's picture", "catalog", (NO_CONTENT,), permission=write),
+                  "Remove the item's picture", "catalog", (NO_CONTENT,), permission=write,
+                  errors=(412,)),
         Operation("get", f"{p}/categories", "listCategories", "The menu's sections in order",
                   "catalog", (Success(200, "CategoryPage", "every category", ("ETag",)),
                               NOT_MODIFIED), headers=[IF_NONE_MATCH]),
@@ -609,8 +617,11 @@ def _document() -> JsonSchema:
     request_schemas: dict[str, JsonSchema] = {}
     for op in operations():
         paths.setdefault(op.path, {})[op.method] = _operation_json(op)
-        if op.body is not None:
-            request_schemas[op.body.name] = op.body.schema
+        if op.body is None:
+            continue
+        known = request_schemas.setdefault(op.body.name, op.body.schema)
+        if op.body.name in RESPONSE_SCHEMAS or known != op.body.schema:
+            raise ValueError(f"two different schemas are named {op.body.name}")
     return {
         "openapi": OPENAPI_VERSION,
         "info": {"title": "minimart", "version": "1",

@@ -17,9 +17,9 @@ TITLES = {400: "That request did not make sense", 402: "Payment declined",
 
 def error_page(request: Request, status: int, message: str) -> Response:
     """A whole page in the site's layout, with the status and what went wrong."""
-    response = render_to_response(
-        TEMPLATE, {"status": status, "title": TITLES.get(status, "Something went wrong"),
-                   "message": message}, request=request, response=Response())
+    values = {"status": status, "title": TITLES.get(status, "Something went wrong"),
+              "message": message[:1].upper() + message[1:]}
+    response = render_to_response(TEMPLATE, values, request=request, response=Response())
     response.status_int = status
     response.cache_control = "no-store"
     return response

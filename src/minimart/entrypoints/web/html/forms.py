@@ -55,7 +55,7 @@ def omitted_if_blank(raw: str) -> Any:
 
 
 def whole_number(raw: str) -> int:
-    if not re.fullmatch(r"[+-]?\d{1,12}", raw.strip()):
+    if not re.fullmatch(r"[+-]?[0-9]{1,12}", raw.strip()):
         raise ValueError("Enter a whole number.")
     return int(raw.strip())
 
@@ -124,7 +124,7 @@ def read_form(params: Mapping[str, str], converters: Mapping[str, Converter], sc
     except ValidationError as error:
         for key, messages in flatten_messages(error.messages):
             if form.aliases.get(key, key) not in unreadable:
-                form.add(key, *messages)
+                form.add(key, *(_sentence(m) for m in messages))
         return None, form
     return (loaded if form.valid else None), form
 
@@ -149,14 +149,12 @@ def refuse(request: Request, form: Form, error: DomainError,
         (status for kind, status in STATUS_OF if isinstance(error, kind)), 400)
     if isinstance(error, RateLimited):
         request.response.headers["Retry-After"] = str(error.retry_after)
-    placed = False
-    for key, messages in error.details.items():
-        readable = isinstance(messages, list) and all(isinstance(m, str) for m in messages)
-        if readable and form.aliases.get(key, key) in form.values:
-            form.add(key, *(str(m) for m in messages))
-            placed = True
+    readable = {key: messages for key, messages in error.details.items()
+                if isinstance(messages, list) and all(isinstance(m, str) for m in messages)}
+    for key, messages in readable.items():
+        form.add(key, *(_sentence(m) for m in messages))
     target = (field_of_code or {}).get(error.code)
-    if target is not None or not placed:
+    if target is not None or not readable:
         form.add(target or FORM, _sentence(error.message))
 
 

@@ -44,12 +44,19 @@ def format_money(money: Money, *, whole: bool = False) -> str:
     return f"{sign}{symbol}{text}" if symbol else f"{sign}{text} {money.currency.upper()}"
 
 
+def input_pattern(currency: str) -> str:
+    """The HTML `pattern` of an amount field: the browser's early hint of what parse_amount
+    accepts (the server decides)."""
+    digits = minor_digits(currency)
+    return f"[0-9]{{1,{_MAX_MAJOR_DIGITS}}}" + (rf"(\.[0-9]{{1,{digits}}})?" if digits else "")
+
+
 def parse_amount(text: str, currency: str) -> int:
     """"12.50" -> 1250 (usd). Raises ValueError with a message to show beside the field;
     the range is the schema's to check."""
     digits = minor_digits(currency)
-    fraction = rf"(?:\.(\d{{1,{digits}}}))?" if digits else ""
-    match = re.fullmatch(rf"(\d{{1,{_MAX_MAJOR_DIGITS}}}){fraction}", text.strip())
+    fraction = rf"(?:\.([0-9]{{1,{digits}}}))?" if digits else ""
+    match = re.fullmatch(rf"([0-9]{{1,{_MAX_MAJOR_DIGITS}}}){fraction}", text.strip())
     if match is None:
         example = format_amount(1250 if digits else 1200, currency, grouped=False)
         raise ValueError(f"Enter an amount such as {example}.")
