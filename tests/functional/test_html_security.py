@@ -255,3 +255,15 @@ def test_a_wrong_method_on_a_page_answers_an_html_405(testapp):
     page = testapp.put("/login", status=405)
     assert page.content_type == "text/html"
     assert set(page.headers["Allow"].split(", ")) == {"GET", "HEAD", "POST"}
+
+
+def test_a_failure_behind_a_page_answers_an_html_page_not_json(app, testapp, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("simulated bug")
+
+    services_type = type(app.registry.container.services(None, None))
+    monkeypatch.setattr(services_type, "catalog_reads", property(broken))
+    monkeypatch.setattr(services_type, "catalog", property(broken))
+    response = testapp.get("/", status=500)
+    assert response.content_type == "text/html"
+    assert "nothing was changed" in response.text

@@ -146,12 +146,18 @@ def http_exception_view(exc: HTTPException, request: Request) -> Response:
 
 def database_unavailable_view(exc: DBAPIError, request: Request) -> Response:
     log.error("database unavailable: %s", exc.__class__.__name__, exc_info=exc)
+    if is_page(request):
+        return error_page(request, 503, "The shop cannot reach its database just now. "
+                                        "Nothing was changed; please try again shortly.")
     return json_error(request, 503, "unavailable",
                       "the database is unavailable; nothing was changed, retry is safe")
 
 
 def internal_error_view(exc: Exception, request: Request) -> Response:
     log.error("unhandled error on %s %s", request.method, request.path, exc_info=exc)
+    if is_page(request):
+        return error_page(request, 500, "Something went wrong on our side; nothing was "
+                                        "changed.")
     return json_error(request, 500, "internal_error",
                       "something went wrong on our side; nothing was changed")
 

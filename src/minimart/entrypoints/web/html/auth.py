@@ -63,7 +63,7 @@ def login(request: Request) -> Any:
     else:
         try:
             account = request.services.accounts.authenticate(
-                data["email"], data["password"], client=request.client_addr,
+                data["email"], data["password"], client=request.remote_addr,
                 otp=data.get("otp"))
         except DomainError as error:
             refuse(request, form, error, {"otp_required": "otp"})
