@@ -22,7 +22,6 @@ from minimart.adapters.memory import (
     MemoryOrderRepository,
     MemoryPaymentGateway,
     MemoryStoreSettingsRepository,
-    MemoryUnitOfWork,
 )
 from minimart.domain.accounts import Account, Actor, Role
 from minimart.domain.audit import AuditEvent
@@ -56,6 +55,7 @@ from minimart.domain.payments import (
 )
 from minimart.domain.pricing import Pricing
 from minimart.domain.store import StoreService, StoreSettings
+from tests.unit.recording import RecordingUnitOfWork
 
 CURRENCY = "usd"
 TTL = timedelta(minutes=30)
@@ -99,17 +99,6 @@ class WatchedGateway(MemoryPaymentGateway):
         return [seen for call, seen in self.observations if call == name]
 
 
-class RecordingUnitOfWork(MemoryUnitOfWork):
-    """Counts commits and remembers what each commit made durable."""
-
-    def __init__(self, snapshot: Callable[[], Any]) -> None:
-        super().__init__()
-        self._snapshot = snapshot
-        self.snapshots: list[Any] = []
-
-    def commit(self) -> None:
-        super().commit()
-        self.snapshots.append(self._snapshot())
 
 
 class Shop:

@@ -27,7 +27,6 @@ from minimart.adapters.memory import (
     MemoryPaymentEventLog,
     MemoryPaymentGateway,
     MemoryStoreSettingsRepository,
-    MemoryUnitOfWork,
 )
 from minimart.domain.accounts import Account, Actor, Role
 from minimart.domain.catalog import CatalogService, NewItem
@@ -51,6 +50,7 @@ from minimart.domain.payments import (
     PaymentStatus,
 )
 from minimart.domain.store import StoreService, StoreSettings
+from tests.unit.recording import RecordingUnitOfWork
 
 CURRENCY = "usd"
 TTL = timedelta(minutes=30)
@@ -107,17 +107,6 @@ class CountingGateway(MemoryPaymentGateway):
         return [commits for call, commits in self.log if call == name]
 
 
-class RecordingUnitOfWork(MemoryUnitOfWork):
-    """Counts commits and remembers what each one made durable."""
-
-    def __init__(self, snapshot: Callable[[], Any]) -> None:
-        super().__init__()
-        self._snapshot = snapshot
-        self.snapshots: list[Any] = []
-
-    def commit(self) -> None:
-        super().commit()
-        self.snapshots.append(self._snapshot())
 
 
 class FakeVerifier:
