@@ -42,7 +42,7 @@ def all_items(in_transaction: InTransaction) -> list[Item]:
 
 def all_orders(in_transaction: InTransaction) -> list[Order]:
     return in_transaction(lambda s: s.orders.list_orders(OrderQuery(limit=100),
-                                                         Actor.system())[0])
+                                                         Actor.system()).entries)
 
 
 def field_error(page: TestResponse, name: str) -> str:

@@ -794,17 +794,17 @@ def _place_over_time(shop: Shop, item_id: str, actor: Actor, count: int) -> list
 def test_a_shopper_lists_only_their_own_orders_newest_first(shop, tea):
     mine = _place_over_time(shop, tea, CUSTOMER, 3)
     _place_over_time(shop, tea, OTHER_CUSTOMER, 2)
-    page, last = shop.service.list_orders(OrderQuery(), CUSTOMER)
-    assert [o.id for o in page] == [o.id for o in reversed(mine)]
-    assert last is None
+    page = shop.service.list_orders(OrderQuery(), CUSTOMER)
+    assert [o.id for o in page.entries] == [o.id for o in reversed(mine)]
+    assert page.next_after is None
 
 
 def test_a_shopper_cannot_list_another_shoppers_orders_by_asking_for_them(shop, tea):
     mine = _place_over_time(shop, tea, CUSTOMER, 1)
     _place_over_time(shop, tea, OTHER_CUSTOMER, 2)
-    page, _ = shop.service.list_orders(
+    page = shop.service.list_orders(
         OrderQuery(customer_id=OTHER_CUSTOMER.account_id), CUSTOMER)
-    assert [o.id for o in page] == [mine[0].id]
+    assert [o.id for o in page.entries] == [mine[0].id]
 
 
 def test_listing_pages_by_keyset_without_gaps_or_repeats(shop, tea):
@@ -813,20 +813,21 @@ def test_listing_pages_by_keyset_without_gaps_or_repeats(shop, tea):
     seen: list[list[str]] = []
     after = None
     for _ in range(5):
-        page, last = shop.service.list_orders(OrderQuery(limit=2, after=after), CUSTOMER)
-        seen.append([o.id for o in page])
-        if last is None:
+        page = shop.service.list_orders(OrderQuery(limit=2, after=after), CUSTOMER)
+        seen.append([o.id for o in page.entries])
+        if page.next_after is None:
             break
-        assert last.id == page[-1].id
-        after = PageAfter(last.created_at, last.id)
+        last = page.entries[-1]
+        assert page.next_after == PageAfter(last.created_at, last.id)
+        after = page.next_after
     assert seen == [newest_first[0:2], newest_first[2:4], newest_first[4:5]]
 
 
 def test_a_full_last_page_says_no_page_follows(shop, tea):
     _place_over_time(shop, tea, CUSTOMER, 2)
-    page, last = shop.service.list_orders(OrderQuery(limit=2), CUSTOMER)
-    assert len(page) == 2
-    assert last is None
+    page = shop.service.list_orders(OrderQuery(limit=2), CUSTOMER)
+    assert len(page.entries) == 2
+    assert page.next_after is None
 
 
 def test_staff_list_every_order_and_filter_by_status_and_customer(shop, tea):
@@ -839,7 +840,7 @@ def test_staff_list_every_order_and_filter_by_status_and_customer(shop, tea):
     b_cancelled = shop.in_state(CANCELLED, tea, actor=OTHER_CUSTOMER)
 
     def ids(query: OrderQuery) -> list[str]:
-        return [o.id for o in shop.service.list_orders(query, STAFF)[0]]
+        return [o.id for o in shop.service.list_orders(query, STAFF).entries]
 
     assert ids(OrderQuery()) == [b_cancelled.id, b_paid.id, a_paid.id, a_pending.id]
     assert ids(OrderQuery(status=PAID)) == [b_paid.id, a_paid.id]

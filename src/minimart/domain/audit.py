@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from minimart.domain.ids import new_id
-from minimart.domain.paging import Page, PageAfter
+from minimart.domain.paging import Page, PageAfter, keyset_page
 
 if TYPE_CHECKING:
     from minimart.domain.accounts import Actor
@@ -60,8 +60,5 @@ class AuditService:
         from minimart.domain.accounts import Permission
 
         actor.require(Permission.AUDIT_READ)
-        rows = list(self._trail.list(replace(query, limit=query.limit + 1)))
-        if len(rows) <= query.limit:
-            return Page(rows)
-        last = rows[query.limit - 1]
-        return Page(rows[: query.limit], PageAfter(last.at, last.id))
+        rows = self._trail.list(replace(query, limit=query.limit + 1))
+        return keyset_page(rows, query.limit, lambda event: PageAfter(event.at, event.id))

@@ -20,7 +20,7 @@ from minimart.domain.errors import (
 from minimart.domain.ids import new_id
 from minimart.domain.images import Picture, UnsupportedImage
 from minimart.domain.money import Money
-from minimart.domain.paging import Page, PageAfter
+from minimart.domain.paging import Page, PageAfter, keyset_page
 from minimart.domain.ports import (
     AuditLog,
     CategoryRepository,
@@ -151,10 +151,8 @@ class CatalogService:
             query = replace(query, include_archived=False)
         limit = max(1, min(query.limit, MAX_PAGE_SIZE))
         rows = self._items.list(replace(query, limit=limit + 1))
-        if len(rows) <= limit:
-            return Page(rows)
-        last = rows[limit - 1]
-        return Page(rows[:limit], PageAfter(sort_value(last, query.sort), last.id))
+        return keyset_page(rows, limit, lambda item: PageAfter(sort_value(item, query.sort),
+                                                               item.id))
 
     def get_item(self, item_id: str, actor: Actor) -> Item:
         item = self._items.get(item_id)

@@ -29,7 +29,7 @@ from minimart.domain.errors import (
 )
 from minimart.domain.ids import new_id
 from minimart.domain.money import Money
-from minimart.domain.paging import PageAfter
+from minimart.domain.paging import Page, PageAfter, keyset_page
 from minimart.domain.payment_customers import PaymentCustomers
 from minimart.domain.payments import PaymentDeclined, PaymentProviderUnavailable, PaymentStatus
 from minimart.domain.ports import (
@@ -546,15 +546,13 @@ class OrderService:
     def get_order(self, order_id: str, actor: Actor) -> Order:
         return self._visible(order_id, actor)
 
-    def list_orders(self, query: OrderQuery, actor: Actor) -> tuple[list[Order], Order | None]:
-        """Newest first; shoppers see only their own. Returns the page and its last order
-        when another page follows."""
+    def list_orders(self, query: OrderQuery, actor: Actor) -> Page[Order]:
+        """Newest first (created_at, id); shoppers see only their own."""
         if not actor.can(Permission.ORDERS_MANAGE):
             query = replace(query, customer_id=actor.account_id)
-        rows = list(self._orders.list(replace(query, limit=query.limit + 1)))
-        if len(rows) <= query.limit:
-            return rows, None
-        return rows[: query.limit], rows[query.limit - 1]
+        rows = self._orders.list(replace(query, limit=query.limit + 1))
+        return keyset_page(rows, query.limit, lambda order: PageAfter(order.created_at,
+                                                                      order.id))
 
     def daily_sales(self, days: int, actor: Actor) -> list[DailySales]:
         """Orders and takings of each of the last `days` days, today last, by the store's

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -20,3 +21,11 @@ class PageAfter:
 class Page(Generic[T]):
     entries: list[T]
     next_after: PageAfter | None = None
+
+
+def keyset_page(rows: Sequence[T], limit: int, position: Callable[[T], PageAfter]) -> Page[T]:
+    """A page from up to limit + 1 rows: the extra row only says that another page follows,
+    which then starts after the last row shown."""
+    if len(rows) <= limit:
+        return Page(list(rows))
+    return Page(list(rows[:limit]), position(rows[limit - 1]))

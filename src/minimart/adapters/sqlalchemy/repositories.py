@@ -57,13 +57,19 @@ class Repository:
         return result
 
 
+def upsert_insert(session: Session, table: Table) -> Any:
+    """An INSERT that takes ON CONFLICT clauses, in the session's SQL dialect (PostgreSQL and
+    SQLite spell them alike)."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
 def insert_or_skip(session: Session, table: Table, values: dict[str, Any],
                    returning: Column[Any]) -> bool:
     """INSERT .. ON CONFLICT DO NOTHING; True if this call inserted the row. A concurrent
     insert of the same key waits until the first transaction ends."""
-    insert = (postgresql.insert if session.get_bind().dialect.name == "postgresql"
-              else sqlite.insert)
-    statement = insert(table).values(**values).on_conflict_do_nothing().returning(returning)
+    statement = (upsert_insert(session, table).values(**values).on_conflict_do_nothing()
+                 .returning(returning))
     inserted = session.execute(statement).first() is not None
     mark_changed(session)
     return inserted
@@ -321,9 +327,8 @@ class SqlAlchemyLoginThrottle(Repository):
 
     def record_failure(self, key: str, at: datetime, window: timedelta) -> None:
         """One atomic upsert, so concurrent failures on several processes all count."""
-        insert = (postgresql.insert if self._session.get_bind().dialect.name == "postgresql"
-                  else sqlite.insert)
-        statement = insert(login_failures).values(key=key, count=1, window_started_at=at)
+        statement = upsert_insert(self._session, login_failures).values(
+            key=key, count=1, window_started_at=at)
         expired = login_failures.c.window_started_at <= bindparam(
             "window_start_limit", at - window, type_=login_failures.c.window_started_at.type)
         self._write(statement.on_conflict_do_update(

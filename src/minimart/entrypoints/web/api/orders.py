@@ -22,7 +22,6 @@ from minimart.domain.orders import (
     PlaceOrder,
     RequestedLine,
 )
-from minimart.domain.paging import PageAfter
 from minimart.entrypoints.web.api.body import json_body, query_params
 from minimart.entrypoints.web.api.pagination import datetime_value, decode_cursor, encode_cursor
 from minimart.entrypoints.web.problems import HttpProblem
@@ -129,12 +128,12 @@ def list_orders(request: Request) -> dict[str, Any]:
     after = None
     if "cursor" in params:
         after = decode_cursor(params["cursor"], "orders", datetime_value)
-    page, last = request.services.orders.list_orders(
+    page = request.services.orders.list_orders(
         OrderQuery(customer_id=params.get("customer_id"), status=params.get("status"),
                    limit=params["limit"], after=after), request.actor)
     viewer = request.actor.account_id
-    return {"data": [order_json(order, viewer) for order in page],
-            "next_cursor": last and encode_cursor("orders", PageAfter(last.created_at, last.id))}
+    return {"data": [order_json(order, viewer) for order in page.entries],
+            "next_cursor": page.next_after and encode_cursor("orders", page.next_after)}
 
 
 def get_order(request: Request) -> dict[str, Any]:

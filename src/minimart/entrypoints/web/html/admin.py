@@ -42,7 +42,6 @@ from minimart.entrypoints.web.html.listing import (
     SORTS,
     cursor_after,
     item_listing,
-    order_page_end,
     page_links,
     read_filters,
 )
@@ -193,12 +192,12 @@ def adjust_stock(request: Request) -> Any:
 # --- orders --------------------------------------------------------------------------------
 def orders(request: Request) -> dict[str, Any]:
     data, form = read_filters(request, {"status": omitted_if_blank}, OrderListQuery())
-    page, last = request.services.orders.list_orders(
+    page = request.services.orders.list_orders(
         OrderQuery(status=data.get("status"), limit=ORDERS_PAGE_SIZE,
                    after=cursor_after(form, data, "orders", datetime_value)), request.actor)
-    next_url, first_url = page_links(request, form, "orders", order_page_end(last))
-    return {"orders": page, "form": form, "statuses": list(OrderStatus),
-            "customers": _customers(request, page), "next_url": next_url,
+    next_url, first_url = page_links(request, form, "orders", page.next_after)
+    return {"orders": page.entries, "form": form, "statuses": list(OrderStatus),
+            "customers": _customers(request, page.entries), "next_url": next_url,
             "first_url": first_url, "back": request.path_qs,
             "can_fulfil": request.has_permission(Permission.ORDERS_MANAGE.value),
             "can_refund": request.has_permission(Permission.REFUNDS.value),

@@ -11,7 +11,6 @@ from marshmallow import Schema, ValidationError
 from pyramid.request import Request
 
 from minimart.domain.catalog import Item, ItemQuery, ItemSort
-from minimart.domain.orders import Order
 from minimart.domain.paging import PageAfter
 from minimart.entrypoints.web.api.items import ItemListQuery
 from minimart.entrypoints.web.api.pagination import (
@@ -99,7 +98,3 @@ def item_listing(request: Request, page_size: int, *, staff: bool = False) -> Li
     next_url, first_url = page_links(request, form, sort.value, page.next_after)
     return Listing(page.entries, form, next_url, first_url)
 
-
-def order_page_end(last: Order | None) -> PageAfter | None:
-    """Where a page of orders ended, when another follows (the API's cursor position)."""
-    return None if last is None else PageAfter(last.created_at, last.id)

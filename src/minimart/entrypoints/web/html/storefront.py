@@ -29,7 +29,6 @@ from minimart.entrypoints.web.html.listing import (
     SORTS,
     cursor_after,
     item_listing,
-    order_page_end,
     page_links,
     read_filters,
 )
@@ -93,12 +92,12 @@ def place_order(request: Request) -> Any:
 def my_orders(request: Request) -> dict[str, Any]:
     """The signed-in shopper's own orders, newest first (staff too see only their own here)."""
     data, form = read_filters(request, {}, OrderListQuery())
-    orders, last = request.services.orders.list_orders(
+    page = request.services.orders.list_orders(
         OrderQuery(customer_id=request.account.id, limit=ORDERS_PAGE_SIZE,
                    after=cursor_after(form, data, "orders", datetime_value)),
         request.actor)
-    next_url, first_url = page_links(request, form, "orders", order_page_end(last))
-    return {"orders": orders, "form": form, "next_url": next_url, "first_url": first_url}
+    next_url, first_url = page_links(request, form, "orders", page.next_after)
+    return {"orders": page.entries, "form": form, "next_url": next_url, "first_url": first_url}
 
 
 def order_detail(request: Request) -> dict[str, Any]:
