@@ -7,6 +7,7 @@ over loopback, and prints requests/s, p50 and p99 latency and peak RSS, plus a h
 baseline of the catalog page (raw psycopg, prepared statement, plain json).
 
 Usage: python bench/run.py [--json FILE] [--duration SECONDS] [--connections N] [--items N]
+                           [--only WORD,WORD]
 """
 
 from __future__ import annotations
@@ -143,7 +144,7 @@ def prepare_shop(ini: Path) -> dict[str, str]:
     container = app.registry.container
     manager = transaction.TransactionManager(explicit=True)
     with manager:
-        services = container.services(container.session(manager), manager)
+        services = container.services(manager)
         account = services.accounts.create_account(
             "bench@example.com", "bench password 123", "Bench", Role.CUSTOMER, Actor.system())
         from minimart.domain.catalog import NewItem
@@ -207,6 +208,9 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=10, help="seconds per scenario")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--only", default="",
+                        help="comma-separated words; run only scenarios whose name has one "
+                             "(healthz always runs: it is the ratio's base)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed: `apt-get install wrk` (make bench does it)")
@@ -235,6 +239,9 @@ def main() -> int:
             ("POST /api/v1/orders", f"{root}/api/v1/orders", HERE / "orders.lua", app),
             ("baseline catalog page (raw psycopg)", f"{base}/items", None, baseline),
         ]
+        wanted = [word for word in args.only.split(",") if word]
+        scenarios = [row for row in scenarios if row[0] == "GET /healthz" or not wanted
+                     or any(word in row[0] for word in wanted)]
         env = {"BENCH_TOKEN": shop["token"], "BENCH_ITEM": shop["order_item"]}
         for name, target, script, process in scenarios:
             urllib.request.urlopen(target if script is None else f"{root}/healthz").read()

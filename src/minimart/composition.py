@@ -50,14 +50,18 @@ class Services:
     """The services one unit of work (a request, a CLI command) talks to.
 
     Each is built on first use and shares the unit of work's session and repositories, so a
-    request that lists items does not pay for building the payment machinery.
+    request that lists items does not pay for building the payment machinery, nor for a
+    session joined to the transaction.
     """
 
-    def __init__(self, container: Container, session: Session,
-                 manager: transaction.TransactionManager) -> None:
+    def __init__(self, container: Container, manager: transaction.TransactionManager) -> None:
         self._c = container
-        self._session = session
         self._manager = manager
+
+    @cached_property
+    def _session(self) -> Session:
+        """The unit of work's session, joined to its transaction manager."""
+        return self._c.session(self._manager)
 
     # --- adapters bound to this unit of work -------------------------------
     @cached_property
@@ -98,23 +102,25 @@ class Services:
 
     @cached_property
     def catalog_reads(self) -> CatalogService:
-        """The catalog for read-only browsing: on the streaming replica when one is set
-        (`minimart.database.replica_url`), else the same service as `catalog`. Replication
-        lag applies, so nothing that writes reads through it."""
+        """The catalog for read-only browsing, outside the request's transaction.
+
+        Each read is one statement on its own (autocommit), so a page costs one round trip
+        instead of BEGIN, SELECT and ROLLBACK; it reads the streaming replica when one is set
+        (`minimart.database.replica_url`), where replication lag applies. Nothing that
+        writes reads through it.
+        """
         c = self._c
-        if c.replica_sessions is None:
-            return self.catalog
-        self._replica_session = c.replica_sessions()
+        self._read_session = reads = c.read_sessions()
         return CatalogService(
-            SqlAlchemyItemRepository(self._replica_session, c.settings.currency),
-            SqlAlchemyCategoryRepository(self._replica_session), self._audit_log, c.clock,
+            SqlAlchemyItemRepository(reads, c.settings.currency),
+            SqlAlchemyCategoryRepository(reads), SqlAlchemyAuditLog(reads), c.clock,
             c.settings.currency)
 
     def close(self) -> None:
-        """End the unit of work's replica session, if it opened one."""
-        replica = self.__dict__.pop("_replica_session", None)
-        if replica is not None:
-            replica.close()
+        """End the unit of work's read session, if it opened one."""
+        reads = self.__dict__.pop("_read_session", None)
+        if reads is not None:
+            reads.close()
 
     @cached_property
     def categories(self) -> CategoryService:
@@ -168,8 +174,8 @@ class Container:
         self.session_factory: sessionmaker[Session] = make_session_factory(self.engine)
         self.replica_engine = (make_engine(settings.replica_url) if settings.replica_url
                                else None)
-        self.replica_sessions: sessionmaker[Session] | None = (
-            make_session_factory(self.replica_engine) if self.replica_engine else None)
+        self.read_sessions: sessionmaker[Session] = make_session_factory(
+            (self.replica_engine or self.engine).execution_options(isolation_level="AUTOCOMMIT"))
         self.clock: Clock = SystemClock()
         self.hasher: PasswordHasher = Argon2PasswordHasher(
             time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_cost,
@@ -204,5 +210,5 @@ class Container:
     def session(self, manager: transaction.TransactionManager) -> Session:
         return tm_session(self.session_factory, manager)
 
-    def services(self, session: Session, manager: transaction.TransactionManager) -> Services:
-        return Services(self, session, manager)
+    def services(self, manager: transaction.TransactionManager) -> Services:
+        return Services(self, manager)

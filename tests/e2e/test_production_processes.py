@@ -245,3 +245,53 @@ def test_a_process_killed_while_placing_an_order_loses_no_stock_after_expiry(
     assert "expired 1" in deployment.cli("expire-orders")
     assert deployment.scalar(f"SELECT stock FROM items WHERE id = '{item_id}'") == 5
     assert Counter([deployment.scalar("SELECT status FROM orders")]) == {"cancelled": 1}
+
+
+def refuses_connections(root: str) -> bool:
+    try:
+        urllib.request.urlopen(f"{root}/healthz", timeout=2).read()
+        return False
+    except urllib.error.URLError as error:
+        return isinstance(error.reason, ConnectionRefusedError)
+
+
+def test_sigterm_finishes_the_order_in_flight_then_stops_refusing_new_connections(
+        deployment, localstripe_url):  # noqa: F811
+    root = deployment.serve()
+    item_id, shopper = seed(root, stock=5)
+    slow_stripe = TcpProxy(make_url(f"postgresql://x@{localstripe_url[7:]}/x").port,
+                           delay_seconds=1.5).start()
+    stopping = deployment.serve(env={"STRIPE_API_BASE": f"http://127.0.0.1:{slow_stripe.port}"})
+    idle = http.client.HTTPConnection(stopping[len("http://"):], timeout=10)
+    idle.request("GET", "/healthz")
+    assert idle.getresponse().read()  # a keep-alive connection left open, doing nothing
+    answers: list[tuple[int, Any]] = []
+    in_flight = threading.Thread(target=lambda: answers.append(call(
+        "POST", f"{stopping}/api/v1/orders", {"lines": [{"item_id": item_id, "quantity": 2}]},
+        shopper)))
+    in_flight.start()
+    deadline = time.monotonic() + 10
+    while deployment.scalar("SELECT count(*) FROM orders") == 0:  # it waits on Stripe now
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    process = deployment.processes[-1]
+    process.send_signal(signal.SIGTERM)
+    try:
+        deadline = time.monotonic() + 3
+        while not refuses_connections(stopping):
+            assert time.monotonic() < deadline, "still accepting connections after SIGTERM"
+            time.sleep(0.1)
+        in_flight.join(timeout=30)
+        assert process.wait(timeout=30) == 0, deployment.logs()
+    finally:
+        slow_stripe.stop()
+
+    [(status, order)] = answers
+    assert status == 201, order
+    assert order["status"] == "pending_payment" and order["payment"]["client_secret"]
+    assert order["payment"]["payment_intent_id"]  # Stripe's answer was recorded, not lost
+    assert deployment.scalar("SELECT payment_intent_id FROM orders") == \
+        order["payment"]["payment_intent_id"]
+    assert deployment.scalar(f"SELECT stock FROM items WHERE id = '{item_id}'") == 3
+    assert "finishing the requests in flight" in deployment.logs()
+    assert call("GET", f"{root}/healthz")[0] == 200  # the other process serves on

@@ -32,7 +32,7 @@ def _in_transaction(app: Any, work: Callable[[Any], Any]) -> Any:
     container = app.registry.container
     manager = transaction.TransactionManager(explicit=True)
     with manager:
-        return work(container.services(container.session(manager), manager))
+        return work(container.services(manager))
 
 
 @pytest.fixture

@@ -54,7 +54,7 @@ class Shop:
         container = self.app.registry.container
         manager = transaction.TransactionManager(explicit=True)
         with manager:
-            return job(container.services(container.session(manager), manager))
+            return job(container.services(manager))
 
     def seed(self) -> tuple[Actor, str]:
         """A shopper and an item with 10 in stock."""

@@ -261,7 +261,7 @@ def test_a_failure_behind_a_page_answers_an_html_page_not_json(app, testapp, mon
     def broken(*args, **kwargs):
         raise RuntimeError("simulated bug")
 
-    services_type = type(app.registry.container.services(None, None))
+    services_type = type(app.registry.container.services(None))
     monkeypatch.setattr(services_type, "catalog_reads", property(broken))
     monkeypatch.setattr(services_type, "catalog", property(broken))
     response = testapp.get("/", status=500)

@@ -176,13 +176,13 @@ def test_api_errors_are_json_whatever_the_accept_header(testapp, accept):
 def test_an_unexpected_failure_answers_500_json_without_a_traceback(app, testapp, monkeypatch):
     real_services = app.registry.container.services
 
-    def broken_services(session, manager):
-        services = real_services(session, manager)
+    def broken_services(manager):
+        services = real_services(manager)
 
         def explode(*args, **kwargs):
             raise RuntimeError("secret internal detail")
 
-        services.catalog.list_items = explode
+        services.catalog_reads.list_items = explode
         return services
 
     monkeypatch.setattr(app.registry.container, "services", broken_services)

@@ -13,9 +13,9 @@ def test_a_replayed_order_request_answers_the_first_order_without_a_second_one(
     services_seen = []
     real_services = app.registry.container.services
 
-    def flaky_services(session, manager):
+    def flaky_services(manager):
         """The first request's transaction fails after the order is placed and paid."""
-        services = real_services(session, manager)
+        services = real_services(manager)
         services_seen.append(services)
         if len(services_seen) == 1:
             place = services.orders.place_order

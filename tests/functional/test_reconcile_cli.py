@@ -73,7 +73,7 @@ def work(app: Any, job: Any) -> Any:
     container = app.registry.container
     manager = transaction.TransactionManager(explicit=True)
     with manager:
-        return job(container.services(container.session(manager), manager))
+        return job(container.services(manager))
 
 
 def place(app: Any, shopper: Actor, item_id: str, quantity: int) -> Order:

@@ -53,7 +53,7 @@ class Shop:
         container = self.app.registry.container
         manager = transaction.TransactionManager(explicit=True)
         with manager:
-            return job(container.services(container.session(manager), manager))
+            return job(container.services(manager))
 
     def item(self, stock: int, name: str = "Widget") -> str:
         return self.work(lambda s: s.catalog.create_item(

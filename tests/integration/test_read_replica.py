@@ -88,7 +88,7 @@ def test_browsing_reads_the_replica_while_writes_go_to_the_primary(primary_and_r
         container = app.registry.container
         manager = transaction.TransactionManager(explicit=True)
         with manager:
-            staff = container.services(container.session(manager), manager).accounts\
+            staff = container.services(manager).accounts\
                 .create_account("staff@example.com", "a long password", "S", Role.STAFF,
                                 Actor.system())
         headers = {"Authorization": f"Bearer {app.registry.token_codec.issue(staff)}"}

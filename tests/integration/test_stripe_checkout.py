@@ -51,7 +51,7 @@ def _work(app: Any, job: Callable[[Any], Any]) -> Any:
     container = app.registry.container
     manager = transaction.TransactionManager(explicit=True)
     with manager:
-        return job(container.services(container.session(manager), manager))
+        return job(container.services(manager))
 
 
 @pytest.fixture

@@ -329,13 +329,14 @@ class OrderService:
         intent = self._payments.create_intent(
             order_id=order.id, amount=order.totals.total, customer_id=customer_id,
             payment_method=payment_method, idempotency_key=f"order-{order.id}-intent")
-        payment = replace(order.payment, status=intent.status,
-                          payment_intent_id=intent.id, client_secret=intent.client_secret)
-        now = self._clock.now()
-        self._orders.set_payment(order.id, payment, now)
-        order = replace(order, payment=payment, updated_at=now)
+        order = replace(order, payment=replace(
+            order.payment, status=intent.status, payment_intent_id=intent.id,
+            client_secret=intent.client_secret))
         if intent.status is PaymentStatus.SUCCEEDED:
-            return self.mark_paid(order.id, intent.amount_received, actor)
+            return self._mark_paid(order, intent.amount_received, actor)
+        now = self._clock.now()
+        self._orders.set_payment(order.id, order.payment, now)
+        order = replace(order, updated_at=now)
         if intent.status is PaymentStatus.DECLINED:
             self._cancel_pending(order, actor, reason="payment_declined")
             self._uow.commit()  # the cancellation stands although the request answers 402
@@ -345,26 +346,29 @@ class OrderService:
     # --- payment outcomes ---------------------------------------------
     def mark_paid(self, order_id: str, amount_received: int, actor: Actor) -> Order:
         """The one guarded road to `paid`, for the synchronous confirm and the webhook alike."""
-        order = self._get(order_id)
+        return self._mark_paid(self._get(order_id), amount_received, actor)
+
+    def _mark_paid(self, order: Order, amount_received: int, actor: Actor) -> Order:
         if order.status is OrderStatus.PAID:
             return order
         if amount_received != order.totals.total.amount:
             raise Conflict("the amount paid does not match the order", code="amount_mismatch")
-        if not self._try_mark_paid(order, amount_received, actor):
-            return self._settled(order_id, OrderStatus.PAID)
-        return self._get(order_id)
+        paid = self._try_mark_paid(order, amount_received, actor)
+        return paid or self._settled(order.id, OrderStatus.PAID)
 
-    def _try_mark_paid(self, order: Order, amount: int, actor: Actor) -> bool:
+    def _try_mark_paid(self, order: Order, amount: int, actor: Actor) -> Order | None:
+        """The order as paid, with its payment (intent included) recorded; None when it had
+        left `pending_payment` meanwhile."""
         now = self._clock.now()
         if not self._orders.transition(order.id, OrderStatus.PENDING_PAYMENT,
                                        OrderStatus.PAID, now):
-            return False
-        self._orders.set_payment(order.id, replace(order.payment, status=PaymentStatus.SUCCEEDED,
-                                                   captured=amount), now)
+            return None
+        payment = replace(order.payment, status=PaymentStatus.SUCCEEDED, captured=amount)
+        self._orders.set_payment(order.id, payment, now)
         self._record(actor, "order.paid", order.id,
                      {"status": [order.status.value, OrderStatus.PAID.value],
                       "captured": [order.payment.captured, amount]})
-        return True
+        return replace(order, status=OrderStatus.PAID, payment=payment, updated_at=now)
 
     def payment_succeeded(self, order_id: str, amount: int, currency: str, actor: Actor) -> None:
         """The provider says the money arrived. A wrong amount or currency is refused; money
@@ -375,7 +379,7 @@ class OrderService:
                       order.id, amount, currency, order.totals.total.amount, order.currency)
             return
         if order.status is OrderStatus.PENDING_PAYMENT:
-            if self._try_mark_paid(order, amount, actor):
+            if self._try_mark_paid(order, amount, actor) is not None:
                 return
             order = self._get(order_id)  # cancelled or paid by someone else meanwhile
         if order.status is OrderStatus.CANCELLED and order.payment.captured < amount:

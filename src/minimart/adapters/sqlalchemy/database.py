@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from importlib import resources
 from typing import Any
 
@@ -13,6 +14,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -32,12 +34,47 @@ def make_engine(url: str, **options: Any) -> Engine:
                                **options)
         event.listen(engine, "connect", _configure_sqlite)
         return engine
-    options.setdefault("pool_pre_ping", True)
     options.setdefault("pool_size", 10)
     options.setdefault("max_overflow", 10)
     options.setdefault("pool_timeout", 5)
     options.setdefault("connect_args", {"connect_timeout": 5})
-    return create_engine(url, **options)
+    engine = create_engine(url, **options)
+    if not options.get("pool_pre_ping"):
+        ping_connections_that_sat_idle(engine)
+    return engine
+
+
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
+def ping_connections_that_sat_idle(engine: Engine,
+                                   after_seconds: float = PING_AFTER_IDLE_SECONDS) -> None:
+    """Pool pre-ping, but only for a connection that sat unused in the pool for a while.
+
+    SQLAlchemy's `pool_pre_ping` costs two round trips (BEGIN, SELECT 1) on every checkout,
+    which under load is most of the work of a catalog read. A connection handed back a
+    moment ago is as alive as the one that just worked; one that idled (the database may
+    have restarted meanwhile) is pinged, and a dead one is replaced before anyone uses it.
+    A disconnect noticed mid-request invalidates the whole pool, as SQLAlchemy always does,
+    so the connections of a restarted server are all replaced at their next checkout.
+    """
+
+    @event.listens_for(engine.pool, "checkin")
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.pool, "checkout")
+    def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < after_seconds:
+            return
+        try:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("SELECT 1")
+            cursor.close()
+            dbapi_connection.rollback()
+        except engine.dialect.loaded_dbapi.Error as error:
+            raise DisconnectionError("the connection did not answer a ping") from error
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:

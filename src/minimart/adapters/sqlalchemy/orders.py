@@ -30,6 +30,18 @@ from minimart.domain.orders import (
 from minimart.domain.payments import PaymentEvent, PaymentStatus
 from minimart.domain.pricing import Totals
 
+# Built once, values bound per call (see repositories.py).
+ORDER_INSERT = orders.insert()
+ORDER_LINES_INSERT = order_lines.insert()
+TRANSITION = (orders.update()
+              .where(orders.c.id == bindparam("order_id"), orders.c.status == bindparam("source"))
+              .values(status=bindparam("target"), updated_at=bindparam("at")))
+SET_PAYMENT = (orders.update().where(orders.c.id == bindparam("order_id"))
+               .values(updated_at=bindparam("at"),
+                       **{column: bindparam(column) for column in (
+                           "payment_provider", "payment_status", "payment_intent_id",
+                           "payment_client_secret", "amount_captured", "amount_refunded")}))
+
 
 def _payment_values(payment: Payment) -> dict[str, Any]:
     return {"payment_provider": payment.provider, "payment_status": payment.status.value,
@@ -63,15 +75,16 @@ def _order_from_rows(row: Row[Any], lines: Sequence[Row[Any]]) -> Order:
 class SqlAlchemyOrderRepository(Repository):
     def add(self, order: Order) -> None:
         totals = order.totals
-        self._write(orders.insert().values(
-            id=order.id, customer_id=order.customer_id, status=order.status.value,
-            currency=order.currency, subtotal=totals.subtotal.amount, tax=totals.tax.amount,
-            delivery_fee=totals.delivery_fee.amount, tip=totals.tip.amount,
-            total=totals.total.amount, fulfilment_type=order.fulfilment.type.value,
-            delivery_address=order.fulfilment.address, note=order.note,
-            created_at=order.created_at, updated_at=order.updated_at,
-            **_payment_values(order.payment)))
-        self._write(order_lines.insert(), [
+        self._write(ORDER_INSERT, {
+            "id": order.id, "customer_id": order.customer_id, "status": order.status.value,
+            "currency": order.currency, "subtotal": totals.subtotal.amount,
+            "tax": totals.tax.amount, "delivery_fee": totals.delivery_fee.amount,
+            "tip": totals.tip.amount, "total": totals.total.amount,
+            "fulfilment_type": order.fulfilment.type.value,
+            "delivery_address": order.fulfilment.address, "note": order.note,
+            "created_at": order.created_at, "updated_at": order.updated_at,
+            **_payment_values(order.payment)})
+        self._write(ORDER_LINES_INSERT, [
             {"order_id": order.id, "position": position, "item_id": line.item_id,
              "sku": line.sku, "name": line.name, "unit_price": line.unit_price.amount,
              "quantity": line.quantity}
@@ -107,14 +120,12 @@ class SqlAlchemyOrderRepository(Repository):
 
     def transition(self, order_id: str, source: OrderStatus, target: OrderStatus,
                    at: datetime) -> bool:
-        result = self._write(orders.update()
-                             .where(orders.c.id == order_id, orders.c.status == source.value)
-                             .values(status=target.value, updated_at=at))
+        result = self._write(TRANSITION, {"order_id": order_id, "source": source.value,
+                                          "target": target.value, "at": at})
         return result.rowcount == 1
 
     def set_payment(self, order_id: str, payment: Payment, at: datetime) -> None:
-        self._write(orders.update().where(orders.c.id == order_id)
-                    .values(updated_at=at, **_payment_values(payment)))
+        self._write(SET_PAYMENT, {"order_id": order_id, "at": at, **_payment_values(payment)})
 
     def pending_before(self, cutoff: datetime, limit: int) -> list[str]:
         statement = (select(orders.c.id)

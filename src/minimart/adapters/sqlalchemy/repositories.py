@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -57,6 +58,20 @@ class Repository:
         return result
 
 
+# The statements of the order path, built once: a statement built per call costs more
+# Python than the database takes to run it. Values travel as bound parameters.
+ITEM_BY_ID = select(items).where(items.c.id == bindparam("item_id"))
+ACCOUNT_BY_ID = select(accounts).where(accounts.c.id == bindparam("account_id"))
+STORE_SETTINGS = select(store_settings)
+ADJUST_STOCK = (items.update()
+                .where(items.c.id == bindparam("item_id"),
+                       items.c.stock + bindparam("delta") >= 0)
+                .values(stock=items.c.stock + bindparam("delta"), version=items.c.version + 1,
+                        updated_at=bindparam("at"))
+                .returning(*items.c))
+AUDIT_INSERT = audit_events.insert()
+
+
 def upsert_insert(session: Session, table: Table) -> Any:
     """An INSERT that takes ON CONFLICT clauses, in the session's SQL dialect (PostgreSQL and
     SQLite spell them alike)."""
@@ -68,11 +83,16 @@ def insert_or_skip(session: Session, table: Table, values: dict[str, Any],
                    returning: Column[Any]) -> bool:
     """INSERT .. ON CONFLICT DO NOTHING; True if this call inserted the row. A concurrent
     insert of the same key waits until the first transaction ends."""
-    statement = (upsert_insert(session, table).values(**values).on_conflict_do_nothing()
-                 .returning(returning))
-    inserted = session.execute(statement).first() is not None
+    statement = _insert_or_skip(session.get_bind().dialect.name, table, returning)
+    inserted = session.execute(statement, values).first() is not None
     mark_changed(session)
     return inserted
+
+
+@cache
+def _insert_or_skip(dialect: str, table: Table, returning: Column[Any]) -> Any:
+    insert = (postgresql if dialect == "postgresql" else sqlite).insert(table)
+    return insert.on_conflict_do_nothing().returning(returning)
 
 
 def _item_from_row(row: Row[Any], currency: str) -> Item:
@@ -124,7 +144,7 @@ class SqlAlchemyItemRepository(Repository):
             raise _sku_conflict(item.sku) from error
 
     def get(self, item_id: str) -> Item | None:
-        row = self._session.execute(select(items).where(items.c.id == item_id)).first()
+        row = self._session.execute(ITEM_BY_ID, {"item_id": item_id}).first()
         return None if row is None else _item_from_row(row, self._currency)
 
     def get_by_sku(self, sku: str) -> Item | None:
@@ -182,12 +202,7 @@ class SqlAlchemyItemRepository(Repository):
             raise _sku_conflict(item.sku) from error
 
     def adjust_stock(self, item_id: str, delta: int, at: datetime) -> Item | None:
-        statement = (items.update()
-                     .where(items.c.id == item_id, items.c.stock + delta >= 0)
-                     .values(stock=items.c.stock + delta, version=items.c.version + 1,
-                             updated_at=at)
-                     .returning(*items.c))
-        row = self._write(statement).first()
+        row = self._write(ADJUST_STOCK, {"item_id": item_id, "delta": delta, "at": at}).first()
         return None if row is None else _item_from_row(row, self._currency)
 
     def archive(self, item_id: str, at: datetime) -> None:
@@ -284,7 +299,7 @@ class SqlAlchemyStoreSettingsRepository(Repository):
         self._currency = currency
 
     def get(self) -> StoreSettings | None:
-        row = self._session.execute(select(store_settings)).first()
+        row = self._session.execute(STORE_SETTINGS).first()
         if row is None:
             return None
         hours = {day: [(start, end) for start, end in spans]
@@ -353,7 +368,7 @@ class SqlAlchemyAccountRepository(Repository):
             raise Conflict("an account with this email exists", code="email_taken") from error
 
     def get(self, account_id: str) -> Account | None:
-        row = self._session.execute(select(accounts).where(accounts.c.id == account_id)).first()
+        row = self._session.execute(ACCOUNT_BY_ID, {"account_id": account_id}).first()
         return None if row is None else _account_from_row(row)
 
     def get_by_email(self, email: str) -> Account | None:
@@ -378,10 +393,10 @@ class SqlAlchemyAccountRepository(Repository):
 
 class SqlAlchemyAuditLog(Repository):
     def record(self, event: AuditEvent) -> None:
-        self._write(audit_events.insert().values(
-            id=event.id, at=event.at, actor_id=event.actor_id, action=event.action,
-            entity_type=event.entity_type, entity_id=event.entity_id, changes=event.changes,
-            request_id=event.request_id))
+        self._write(AUDIT_INSERT, {
+            "id": event.id, "at": event.at, "actor_id": event.actor_id, "action": event.action,
+            "entity_type": event.entity_type, "entity_id": event.entity_id,
+            "changes": event.changes, "request_id": event.request_id})
 
     def list(self, query: AuditQuery) -> list[AuditEvent]:
         statement = select(audit_events)

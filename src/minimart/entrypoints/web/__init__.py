@@ -7,17 +7,12 @@ from pyramid.config import Configurator
 from pyramid.renderers import JSON
 from pyramid.request import Request
 from pyramid.tweens import INGRESS
-from sqlalchemy.orm import Session
 
 from minimart.composition import Services
 
 
-def _dbsession(request: Request) -> Session:
-    return request.registry.container.session(request.tm)
-
-
 def _services(request: Request) -> Services:
-    services = request.registry.container.services(request.dbsession, request.tm)
+    services = request.registry.container.services(request.tm)
     request.add_finished_callback(lambda _: services.close())
     return services
 
@@ -27,7 +22,6 @@ def includeme(config: Configurator) -> None:
                          "retry.attempts": config.get_settings().get("retry.attempts", 3)})
     config.include("pyramid_tm")
     config.include("pyramid_retry")
-    config.add_request_method(_dbsession, "dbsession", reify=True)
     config.add_request_method(_services, "services", reify=True)
     config.add_tween("minimart.entrypoints.web.request_id.request_id_tween_factory",
                      under=INGRESS)

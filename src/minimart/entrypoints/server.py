@@ -1,0 +1,122 @@
+"""`pserve`'s server: waitress, plus a graceful stop on SIGTERM.
+
+Waitress on its own dies mid-request when a process manager sends SIGTERM. This runner
+stops accepting connections at once (the load balancer moves on to the other processes),
+lets every request already received finish and its response reach the client, closes
+idle keep-alive connections, and exits when nothing is left in flight, or after
+`shutdown_timeout` seconds (default 30), saying how many requests it cut short.
+
+In an ini file: `[server:main]` with `use = egg:minimart#main` and any waitress setting.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from collections.abc import Callable, Iterable
+from types import FrameType
+from typing import Any
+
+from waitress import wasyncore
+from waitress.channel import HTTPChannel
+from waitress.server import BaseWSGIServer, create_server
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SHUTDOWN_TIMEOUT = 30.0
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+class GracefulStop:
+    """The drain on SIGTERM (and SIGINT): what is running finishes, nothing new starts."""
+
+    def __init__(self, app: WSGIApp, timeout: float, **waitress_settings: Any) -> None:
+        self.requested = False
+        self._timeout = timeout
+        self.server = create_server(self._closing_when_stopping(app), **waitress_settings)
+        self._map: dict[int, Any] = self.server.map if hasattr(self.server, "map") \
+            else self.server._map
+        self._loop_timeout = self.server.adj.asyncore_loop_timeout
+        self._use_poll = self.server.adj.asyncore_use_poll
+
+    def _closing_when_stopping(self, app: WSGIApp) -> WSGIApp:
+        """Responses written once the stop is asked for say `Connection: close`, so a
+        keep-alive client takes its next request elsewhere."""
+
+        def application(environ: dict[str, Any], start_response: StartResponse
+                        ) -> Iterable[bytes]:
+            def starting(status: str, headers: list[tuple[str, str]], *rest: Any) -> Any:
+                if self.requested:
+                    headers = [(name, value) for name, value in headers
+                               if name.lower() != "connection"] + [("Connection", "close")]
+                return start_response(status, headers, *rest)
+
+            return app(environ, starting)
+
+        return application
+
+    def request(self, signum: int, _frame: FrameType | None) -> None:
+        if not self.requested:
+            log.warning("%s: finishing the requests in flight, then stopping",
+                        signal.Signals(signum).name)
+        self.requested = True
+
+    def run(self) -> None:
+        self.server.print_listen("Serving on http://{}:{}")
+        while not self.requested:
+            self._turn()
+        self._stop_listening()
+        deadline = time.monotonic() + self._timeout
+        while self._channels() and time.monotonic() < deadline:
+            self._close_idle_channels()
+            self._turn()
+        busy = self._busy_channels()
+        if busy:
+            log.warning("stopped with %d request(s) unfinished after %.0f s", busy,
+                        self._timeout)
+        self.server.task_dispatcher.shutdown(timeout=1)
+        wasyncore.close_all(self._map)
+        log.info("stopped")
+
+    def _turn(self) -> None:
+        wasyncore.loop(timeout=self._loop_timeout, map=self._map, use_poll=self._use_poll,
+                       count=1)
+
+    def _listeners(self) -> list[BaseWSGIServer]:
+        return [d for d in self._map.values() if isinstance(d, BaseWSGIServer)]
+
+    def _channels(self) -> list[HTTPChannel]:
+        return [d for d in self._map.values() if isinstance(d, HTTPChannel)]
+
+    def _stop_listening(self) -> None:
+        """Close the listening sockets: new connections are refused from now on. The
+        dispatcher's own close() would also close the trigger the workers still pull."""
+        for listener in self._listeners():
+            listener.accepting = False
+            wasyncore.dispatcher.close(listener)
+
+    def _close_idle_channels(self) -> None:
+        for channel in self._channels():
+            if _idle(channel):
+                channel.will_close = True  # the loop closes it on its next turn
+
+    def _busy_channels(self) -> int:
+        return sum(not _idle(channel) for channel in self._channels())
+
+
+def _idle(channel: HTTPChannel) -> bool:
+    """No request received and unanswered, none half read, and nothing left to send."""
+    return not channel.requests and channel.request is None and not channel.total_outbufs_len
+
+
+def serve(app: WSGIApp, global_conf: dict[str, Any] | None = None, **settings: Any) -> int:
+    """The PasteDeploy server runner (`use = egg:minimart#main`)."""
+    timeout = float(settings.pop("shutdown_timeout", DEFAULT_SHUTDOWN_TIMEOUT))
+    logging.basicConfig()  # as waitress.serve does; a no-op once pserve configured logging
+    stop = GracefulStop(app, timeout, **settings)
+    signal.signal(signal.SIGTERM, stop.request)
+    signal.signal(signal.SIGINT, stop.request)
+    stop.run()
+    return 0
