@@ -107,7 +107,7 @@ minimart.payments = memory
 minimart.images.directory = {workdir / 'images'}
 
 [server:main]
-use = egg:waitress#main
+use = egg:minimart#main
 listen = 127.0.0.1:{port}
 threads = {THREADS}
 

@@ -248,8 +248,12 @@ def test_a_process_killed_while_placing_an_order_loses_no_stock_after_expiry(
 
 
 def refuses_connections(root: str) -> bool:
+    """True once the port refuses; a connection reset (it sat in the listen backlog when
+    the socket closed) or an answer (not yet stopping) means not yet."""
     try:
         urllib.request.urlopen(f"{root}/healthz", timeout=2).read()
+        return False
+    except ConnectionResetError:
         return False
     except urllib.error.URLError as error:
         return isinstance(error.reason, ConnectionRefusedError)
@@ -283,7 +287,9 @@ def test_sigterm_finishes_the_order_in_flight_then_stops_refusing_new_connection
             time.sleep(0.1)
         in_flight.join(timeout=30)
         assert process.wait(timeout=30) == 0, deployment.logs()
+        assert idle.sock.recv(1) == b""  # the idle connection was closed, not left hanging
     finally:
+        idle.close()
         slow_stripe.stop()
 
     [(status, order)] = answers

@@ -37,7 +37,7 @@ minimart.argon2.memory_cost = 64
 minimart.argon2.parallelism = 1
 
 [server:main]
-use = egg:waitress#main
+use = egg:minimart#main
 listen = 127.0.0.1:{port}
 max_request_body_size = 10485760
 

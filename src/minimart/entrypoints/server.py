@@ -34,39 +34,24 @@ class GracefulStop:
 
     def __init__(self, app: WSGIApp, timeout: float, **waitress_settings: Any) -> None:
         self.requested = False
+        self._signal = "stop"
         self._timeout = timeout
-        self.server = create_server(self._closing_when_stopping(app), **waitress_settings)
+        self.server = create_server(app, **waitress_settings)
         self._map: dict[int, Any] = self.server.map if hasattr(self.server, "map") \
             else self.server._map
         self._loop_timeout = self.server.adj.asyncore_loop_timeout
         self._use_poll = self.server.adj.asyncore_use_poll
 
-    def _closing_when_stopping(self, app: WSGIApp) -> WSGIApp:
-        """Responses written once the stop is asked for say `Connection: close`, so a
-        keep-alive client takes its next request elsewhere."""
-
-        def application(environ: dict[str, Any], start_response: StartResponse
-                        ) -> Iterable[bytes]:
-            def starting(status: str, headers: list[tuple[str, str]], *rest: Any) -> Any:
-                if self.requested:
-                    headers = [(name, value) for name, value in headers
-                               if name.lower() != "connection"] + [("Connection", "close")]
-                return start_response(status, headers, *rest)
-
-            return app(environ, starting)
-
-        return application
-
     def request(self, signum: int, _frame: FrameType | None) -> None:
-        if not self.requested:
-            log.warning("%s: finishing the requests in flight, then stopping",
-                        signal.Signals(signum).name)
+        """The signal handler: only a flag, which the loop looks at between turns."""
+        self._signal = signal.Signals(signum).name
         self.requested = True
 
     def run(self) -> None:
         self.server.print_listen("Serving on http://{}:{}")
         while not self.requested:
             self._turn()
+        log.warning("%s: finishing the requests in flight, then stopping", self._signal)
         self._stop_listening()
         deadline = time.monotonic() + self._timeout
         while self._channels() and time.monotonic() < deadline:
@@ -98,9 +83,14 @@ class GracefulStop:
             wasyncore.dispatcher.close(listener)
 
     def _close_idle_channels(self) -> None:
+        """Idle connections close now; busy ones after their answers, which say
+        `Connection: close` (waitress reads that from the request when it answers), so a
+        keep-alive client sends its next request elsewhere."""
         for channel in self._channels():
             if _idle(channel):
                 channel.will_close = True  # the loop closes it on its next turn
+            for received in channel.requests:
+                received.headers["CONNECTION"] = "close"
 
     def _busy_channels(self) -> int:
         return sum(not _idle(channel) for channel in self._channels())
