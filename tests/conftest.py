@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 
 from minimart.adapters.sqlalchemy.database import make_engine, upgrade_schema
 from minimart.adapters.sqlalchemy.tables import metadata
+from tests.support.needs import require
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "MINIMART_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -34,9 +35,7 @@ TEST_JWT_SECRET = "test-secret-" + "x" * 40
 
 
 def _postgres_unavailable(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"PostgreSQL is required under CI=true: {reason}", pytrace=False)
-    pytest.skip(f"PostgreSQL is not available: {reason}")
+    require(False, f"PostgreSQL ({reason})")
 
 
 @pytest.fixture(scope="session")

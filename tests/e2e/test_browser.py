@@ -29,6 +29,7 @@ from tests.e2e.test_pserve import (
     minimart,
     wait_until_healthy,
 )
+from tests.support.needs import require
 
 try:
     from playwright.sync_api import Page, expect, sync_playwright
@@ -46,14 +47,6 @@ OWNER = ("owner@example.com", "an owner's long password")
 SHOPPER = ("shopper@example.com", "a shopper's long password")
 
 
-def _needs(available: bool, reason: str) -> None:
-    if available:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"the browser tests need {reason} under CI=true", pytrace=False)
-    pytest.skip(f"{reason} is not installed")
-
-
 def screenshot_directory() -> Path:
     chosen = os.environ.get("MINIMART_SCREENSHOTS")
     directory = Path(chosen) if chosen else ROOT / "var" / "screenshots"
@@ -64,8 +57,8 @@ def screenshot_directory() -> Path:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """pserve on a migrated SQLite store with the demo catalog and an admin account."""
-    _needs(sync_playwright is not None, "Playwright for Python (pip install playwright)")
-    _needs(CHROMIUM.exists(), "Chromium (apt-get install -y chromium)")
+    require(sync_playwright is not None, "Playwright for Python (pip install playwright)")
+    require(CHROMIUM.exists(), "Chromium (apt-get install -y chromium)")
     tmp_path = tmp_path_factory.mktemp("browser")
     port = free_port()
     ini = tmp_path / "browser.ini"

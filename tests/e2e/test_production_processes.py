@@ -51,9 +51,17 @@ def call(method: str, url: str, body: Any = None, token: str | None = None,
         request.add_header(key, value)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, json.loads(response.read() or b"null")
+            return response.status, _decoded(response.read())
     except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
+        return error.code, _decoded(error.read())
+
+
+def _decoded(body: bytes) -> Any:
+    """JSON as the app answers it; a proxy's own error page as its text."""
+    try:
+        return json.loads(body or b"null")
+    except ValueError:
+        return body.decode(errors="replace")
 
 
 class Deployment:

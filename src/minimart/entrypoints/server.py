@@ -12,6 +12,7 @@ In an ini file: `[server:main]` with `use = egg:minimart#main` and any waitress 
 from __future__ import annotations
 
 import logging
+import select
 import signal
 import time
 from collections.abc import Callable, Iterable
@@ -25,6 +26,8 @@ from waitress.server import BaseWSGIServer, create_server
 log = logging.getLogger(__name__)
 
 DEFAULT_SHUTDOWN_TIMEOUT = 30.0
+QUIET_SECONDS = 0.5  # an idle connection this long has no request on its way
+MAX_BACKLOG_TAKEN = 1024  # what waitress's default listen backlog holds
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
@@ -76,18 +79,27 @@ class GracefulStop:
         return [d for d in self._map.values() if isinstance(d, HTTPChannel)]
 
     def _stop_listening(self) -> None:
-        """Close the listening sockets: new connections are refused from now on. The
-        dispatcher's own close() would also close the trigger the workers still pull."""
+        """Take in the connections already waiting in the listen backlog (their clients
+        have sent requests a proxy will not resend elsewhere), then close the listening
+        sockets: new connections are refused from now on. The dispatcher's own close()
+        would also close the trigger the workers still pull."""
         for listener in self._listeners():
+            for _ in range(MAX_BACKLOG_TAKEN):
+                if not select.select([listener.socket], [], [], 0)[0]:
+                    break
+                listener.handle_accept()
             listener.accepting = False
             wasyncore.dispatcher.close(listener)
 
     def _close_idle_channels(self) -> None:
-        """Idle connections close now; busy ones after their answers, which say
-        `Connection: close` (waitress reads that from the request when it answers), so a
-        keep-alive client sends its next request elsewhere."""
+        """Connections quiet for a moment close now; busy ones after their answers, which
+        say `Connection: close` (waitress reads that from the request when it answers), so
+        a keep-alive client sends its next request elsewhere. The moment matters: a
+        connection just taken from the backlog has not been read yet, and closing it would
+        reset a client whose request is on its way."""
+        quiet_since = time.time() - QUIET_SECONDS
         for channel in self._channels():
-            if _idle(channel):
+            if _idle(channel) and channel.last_activity < quiet_since:
                 channel.will_close = True  # the loop closes it on its next turn
             for received in channel.requests:
                 received.headers["CONNECTION"] = "close"
