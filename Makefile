@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 INI    ?= development.ini
 
-.PHONY: run test setup lint db demo clean bench
+.PHONY: run test setup lint db demo clean bench hotspots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,3 +41,7 @@ clean:
 bench: setup
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python bench/run.py --json bench-results.json $(BENCH_ARGS)
+
+## Profile: database round trips, calls and hot functions per request (after `make bench`).
+hotspots: setup
+	$(BIN)/python bench/hotspots.py $(HOTSPOTS_ARGS)
