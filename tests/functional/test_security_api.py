@@ -354,6 +354,16 @@ def test_a_wrong_code_answers_invalid_credentials(testapp, staff, enrolled):
                  "invalid_credentials")
 
 
+def test_a_totp_code_signs_in_once_only(testapp, staff, enrolled):
+    totp, _ = enrolled
+    code = totp.now()
+
+    sign_in(testapp, staff["email"], otp=code)
+    again = sign_in(testapp, staff["email"], otp=code, status=401)
+
+    assert_error(again, 401, "invalid_credentials")
+
+
 def test_a_recovery_code_signs_in_once_only(testapp, staff, enrolled):
     _, codes = enrolled
 

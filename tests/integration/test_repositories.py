@@ -465,6 +465,26 @@ class AccountRepositoryContract:
             account, password_hash="$argon2id$newer")
 
 
+    def test_a_totp_step_is_taken_once_and_only_newer_steps_after_it(self, store):
+        account = make_account()
+        store.work(lambda r: r.accounts.add(account))
+
+        assert store.work(lambda r: r.accounts.use_totp_step(account.id, 1000)) is True
+        assert store.work(lambda r: r.accounts.use_totp_step(account.id, 1000)) is False
+        assert store.work(lambda r: r.accounts.use_totp_step(account.id, 999)) is False
+        assert store.work(lambda r: r.accounts.use_totp_step(account.id, 1001)) is True
+        assert store.read(lambda r: r.accounts.get(account.id)).totp_last_step == 1001
+
+    def test_a_recovery_code_is_spent_once_and_the_others_stay(self, store):
+        account = replace(make_account(), recovery_codes=("aa", "bb", "cc"))
+        store.work(lambda r: r.accounts.add(account))
+
+        assert store.work(lambda r: r.accounts.spend_recovery_code(account.id, "bb")) is True
+        assert store.work(lambda r: r.accounts.spend_recovery_code(account.id, "bb")) is False
+        assert store.work(lambda r: r.accounts.spend_recovery_code(account.id, "zz")) is False
+        assert store.read(lambda r: r.accounts.get(account.id)).recovery_codes == ("aa", "cc")
+
+
 class AuditLogContract:
     def test_a_recorded_event_reads_back_field_for_field(self, store):
         event = AuditEvent(

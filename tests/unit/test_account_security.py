@@ -612,6 +612,36 @@ def test_a_right_code_with_a_wrong_password_is_refused(shop, enrolled):
         shop.sign_in(CLERK, "not the password", otp=shop.code(enrolled[0]))
 
 
+def test_a_totp_code_signs_in_once_and_its_replay_is_refused_and_counted(shop, enrolled):
+    clerk, _ = enrolled
+    code = shop.code(clerk)
+    assert shop.sign_in(CLERK, otp=code).id == clerk.id
+
+    with pytest.raises(InvalidCredentials):
+        shop.sign_in(CLERK, otp=code)  # seen over a shoulder, replayed from a log
+
+    assert shop.throttle.counters["account:" + CLERK][0] == 1
+
+
+def test_the_next_code_signs_in_after_one_was_used(shop, enrolled):
+    clerk, _ = enrolled
+    shop.sign_in(CLERK, otp=shop.code(clerk))
+    shop.clock.advance(minutes=1)
+
+    assert shop.sign_in(CLERK, otp=shop.code(clerk)).id == clerk.id
+    assert shop.stored(clerk).totp_last_step is not None
+
+
+def test_re_enrolment_forgets_the_steps_of_the_old_secret(shop, enrolled):
+    clerk, _ = enrolled
+    shop.sign_in(CLERK, otp=shop.code(clerk))
+
+    shop.accounts.begin_totp(clerk.id, "", Actor.system())  # the owner resets it
+
+    assert shop.stored(clerk).totp_last_step is None
+    assert shop.sign_in(CLERK, otp=shop.code(clerk)).id == clerk.id
+
+
 def test_a_recovery_code_signs_in_exactly_once(shop, enrolled):
     clerk, codes = enrolled
 

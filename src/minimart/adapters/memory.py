@@ -253,8 +253,9 @@ class FakeOneTimePasswords:
     def code(self, secret: str, at: datetime) -> str:
         return f"{abs(hash((secret, at.replace(second=0, microsecond=0)))) % 1_000_000:06d}"
 
-    def verify(self, secret: str, code: str, at: datetime) -> bool:
-        return code == self.code(secret, at)
+    def matching_step(self, secret: str, code: str, at: datetime) -> int | None:
+        """The minute, as the step."""
+        return int(at.timestamp()) // 60 if code == self.code(secret, at) else None
 
 
 class MemoryStoreSettingsRepository:
@@ -296,6 +297,21 @@ class MemoryAccountRepository:
             account = replace(account, payment_customer_id=customer_id)
             self._accounts[account_id] = account
         return account.payment_customer_id or customer_id
+
+    def use_totp_step(self, account_id: str, step: int) -> bool:
+        account = self._accounts[account_id]
+        if account.totp_last_step is not None and account.totp_last_step >= step:
+            return False
+        self._accounts[account_id] = replace(account, totp_last_step=step)
+        return True
+
+    def spend_recovery_code(self, account_id: str, digest: str) -> bool:
+        account = self._accounts[account_id]
+        if digest not in account.recovery_codes:
+            return False
+        self._accounts[account_id] = replace(account, recovery_codes=tuple(
+            code for code in account.recovery_codes if code != digest))
+        return True
 
 
 class MemoryOrderRepository:

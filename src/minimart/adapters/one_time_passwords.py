@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hmac
 from datetime import datetime
 
 import pyotp
+
+DIGITS = 6
 
 
 class PyotpOneTimePasswords:
@@ -14,6 +17,13 @@ class PyotpOneTimePasswords:
     def uri(self, secret: str, account_name: str, issuer: str) -> str:
         return pyotp.TOTP(secret).provisioning_uri(name=account_name, issuer_name=issuer)
 
-    def verify(self, secret: str, code: str, at: datetime) -> bool:
+    def matching_step(self, secret: str, code: str, at: datetime) -> int | None:
         code = code.strip().replace(" ", "")
-        return code.isdigit() and pyotp.TOTP(secret).verify(code, for_time=at, valid_window=1)
+        if not (code.isdigit() and len(code) == DIGITS):
+            return None
+        totp = pyotp.TOTP(secret, digits=DIGITS)
+        now = totp.timecode(at)
+        for step in (now - 1, now, now + 1):
+            if hmac.compare_digest(code, totp.generate_otp(step)):
+                return step
+        return None

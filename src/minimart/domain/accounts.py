@@ -107,6 +107,7 @@ class Account:
     totp_secret: str | None = None
     totp_enabled: bool = False
     recovery_codes: tuple[str, ...] = field(default_factory=tuple)  # sha256 hex, unused ones
+    totp_last_step: int | None = None  # the newest TOTP step accepted: each code works once
 
     @property
     def is_staff(self) -> bool:
@@ -258,16 +259,20 @@ class AccountService:
         raise InvalidCredentials("wrong email or password")
 
     def _second_factor(self, account: Account, code: str) -> Account | None:
-        """A current TOTP code, or an unused recovery code (spent on use)."""
-        if account.totp_secret and self._otp.verify(account.totp_secret, code,
-                                                    self._clock.now()):
-            return account
+        """A current TOTP code not used before, or an unused recovery code (spent on use).
+        A code seen over someone's shoulder, or replayed from a log, opens nothing."""
+        if account.totp_secret is not None:
+            step = self._otp.matching_step(account.totp_secret, code, self._clock.now())
+            if step is not None:
+                if not self._accounts.use_totp_step(account.id, step):
+                    return None  # this code, or a newer one, was accepted already
+                return replace(account, totp_last_step=step)
         digest = _digest(code)
-        if digest not in account.recovery_codes:
+        if digest not in account.recovery_codes or \
+                not self._accounts.spend_recovery_code(account.id, digest):
             return None
         spent = replace(account, recovery_codes=tuple(c for c in account.recovery_codes
                                                        if c != digest))
-        self._accounts.save(spent)
         self._record(Actor(account.id, account.role), "account.recovery_code_used",
                      account.id, {"recovery_codes_left": [len(account.recovery_codes),
                                                           len(spent.recovery_codes)]})
@@ -324,7 +329,8 @@ class AccountService:
         secret = self._otp.new_secret()
         codes = [f"{secrets.token_hex(5)}-{secrets.token_hex(5)}" for _ in range(RECOVERY_CODES)]
         self._accounts.save(replace(account, totp_secret=secret, totp_enabled=actor.is_system,
-                                    recovery_codes=tuple(_digest(c) for c in codes)))
+                                    recovery_codes=tuple(_digest(c) for c in codes),
+                                    totp_last_step=None))
         self._record(actor, "account.totp_enrolment_started", account.id,
                      {"totp_enabled": [account.totp_enabled, actor.is_system]})
         return TotpEnrolment(self._otp.uri(secret, account.email, ISSUER), codes)
@@ -334,8 +340,8 @@ class AccountService:
         account = self._get(account_id)
         if actor.account_id != account.id:
             raise Forbidden("only the account's owner confirms its second factor")
-        if account.totp_secret is None or not self._otp.verify(account.totp_secret, code,
-                                                               self._clock.now()):
+        if account.totp_secret is None or self._otp.matching_step(
+                account.totp_secret, code, self._clock.now()) is None:
             raise ValidationFailed("the code is not right", details={"code": ["not right"]})
         self._accounts.save(replace(account, totp_enabled=True))
         self._record(actor, "account.totp_enabled", account.id, {"totp_enabled": [False, True]})

@@ -141,6 +141,17 @@ class AccountRepository(Protocol):
         """Store the provider's customer id unless one is stored already; return the stored."""
         ...
 
+    def use_totp_step(self, account_id: str, step: int) -> bool:
+        """Record `step` as the newest accepted TOTP step if it is newer than the stored
+        one; False when it is not (a replayed code). Atomic: of two sign-ins racing with
+        one code, one wins."""
+        ...
+
+    def spend_recovery_code(self, account_id: str, digest: str) -> bool:
+        """Remove one unused recovery code; False when it is not (or no longer) there.
+        Atomic: of two sign-ins racing with one code, one wins."""
+        ...
+
 
 class LoginThrottle(Protocol):
     """Failed sign-in counters, kept where every process sees them."""
@@ -165,7 +176,10 @@ class OneTimePasswords(Protocol):
         """The otpauth:// URI an authenticator app reads (usually from a QR code)."""
         ...
 
-    def verify(self, secret: str, code: str, at: datetime) -> bool: ...
+    def matching_step(self, secret: str, code: str, at: datetime) -> int | None:
+        """The time step whose code this is (one step of clock drift allowed), or None.
+        Steps grow with time, so a sign-in can refuse a step it has already accepted."""
+        ...
 
 
 class OrderRepository(Protocol):

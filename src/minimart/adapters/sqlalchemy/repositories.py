@@ -331,14 +331,16 @@ def _account_from_row(row: Row[Any]) -> Account:
                    password_hash=row.password_hash, disabled=row.disabled,
                    created_at=row.created_at, payment_customer_id=row.payment_customer_id,
                    token_generation=row.token_generation, totp_secret=row.totp_secret,
-                   totp_enabled=row.totp_enabled, recovery_codes=tuple(row.recovery_codes))
+                   totp_enabled=row.totp_enabled, recovery_codes=tuple(row.recovery_codes),
+                   totp_last_step=row.totp_last_step)
 
 
 def _changeable(account: Account) -> dict[str, Any]:
     return {"password_hash": account.password_hash, "disabled": account.disabled,
             "token_generation": account.token_generation, "totp_secret": account.totp_secret,
             "totp_enabled": account.totp_enabled,
-            "recovery_codes": list(account.recovery_codes)}
+            "recovery_codes": list(account.recovery_codes),
+            "totp_last_step": account.totp_last_step}
 
 
 class SqlAlchemyLoginThrottle(Repository):
@@ -391,6 +393,27 @@ class SqlAlchemyAccountRepository(Repository):
     def save(self, account: Account) -> None:
         self._write(accounts.update().where(accounts.c.id == account.id)
                     .values(**_changeable(account)))
+
+    def use_totp_step(self, account_id: str, step: int) -> bool:
+        """One conditional UPDATE: a racing sign-in with the same code waits for the row
+        lock, then finds the step taken."""
+        last = accounts.c.totp_last_step
+        return self._write(accounts.update()
+                           .where(accounts.c.id == account_id,
+                                  or_(last.is_(None), last < step))
+                           .values(totp_last_step=step)).rowcount == 1
+
+    def spend_recovery_code(self, account_id: str, digest: str) -> bool:
+        """Read the codes under a row lock (PostgreSQL; SQLite has one writer at a time) and
+        write them back without this one: a racing sign-in waits, then finds it spent."""
+        codes = self._session.execute(
+            select(accounts.c.recovery_codes).where(accounts.c.id == account_id)
+            .with_for_update()).scalar_one()
+        if digest not in codes:
+            return False
+        self._write(accounts.update().where(accounts.c.id == account_id)
+                    .values(recovery_codes=[code for code in codes if code != digest]))
+        return True
 
     def set_payment_customer(self, account_id: str, customer_id: str) -> str:
         self._write(accounts.update()

@@ -94,6 +94,7 @@ accounts = Table(
     Column("totp_secret", String(64)),
     Column("totp_enabled", Boolean, nullable=False, default=False),
     Column("recovery_codes", JsonDocument, nullable=False, default=list),
+    Column("totp_last_step", BigInteger),
 )
 
 login_failures = Table(
