@@ -221,13 +221,28 @@ def test_the_database_going_away_answers_503_fast_and_service_comes_back_by_itse
         proxy.stop()
 
 
+def serve_with_slow_stripe(deployment: Deployment, stripe_url: str,
+                           delay_seconds: float) -> tuple[TcpProxy, str]:
+    """Another process whose every call to Stripe crawls through a delaying proxy."""
+    slow_stripe = TcpProxy(make_url(f"postgresql://x@{stripe_url[7:]}/x").port,
+                           delay_seconds=delay_seconds).start()
+    root = deployment.serve(env={"STRIPE_API_BASE": f"http://127.0.0.1:{slow_stripe.port}"})
+    return slow_stripe, root
+
+
+def wait_for_the_reservation(deployment: Deployment) -> None:
+    """Until the order's reservation is committed: its request now waits on Stripe."""
+    deadline = time.monotonic() + 10
+    while deployment.scalar("SELECT count(*) FROM orders") == 0:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
 def test_a_process_killed_while_placing_an_order_loses_no_stock_after_expiry(
         deployment, localstripe_url):  # noqa: F811
     root = deployment.serve()
     item_id, shopper = seed(root, stock=5)
-    slow_stripe = TcpProxy(make_url(f"postgresql://x@{localstripe_url[7:]}/x").port,
-                           delay_seconds=4).start()
-    doomed = deployment.serve(env={"STRIPE_API_BASE": f"http://127.0.0.1:{slow_stripe.port}"})
+    slow_stripe, doomed = serve_with_slow_stripe(deployment, localstripe_url, 4)
     def order_that_never_gets_an_answer() -> None:
         with contextlib.suppress(OSError, http.client.HTTPException):
             call("POST", f"{doomed}/api/v1/orders",
@@ -235,10 +250,7 @@ def test_a_process_killed_while_placing_an_order_loses_no_stock_after_expiry(
 
     waiting = threading.Thread(target=order_that_never_gets_an_answer, daemon=True)
     waiting.start()
-    deadline = time.monotonic() + 10
-    while deployment.scalar("SELECT count(*) FROM orders") == 0:  # reservation committed
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    wait_for_the_reservation(deployment)
     deployment.processes[-1].send_signal(signal.SIGKILL)  # while it waits on Stripe
     deployment.processes[-1].wait(timeout=10)
     slow_stripe.stop()
@@ -271,9 +283,7 @@ def test_sigterm_finishes_the_order_in_flight_then_stops_refusing_new_connection
         deployment, localstripe_url):  # noqa: F811
     root = deployment.serve()
     item_id, shopper = seed(root, stock=5)
-    slow_stripe = TcpProxy(make_url(f"postgresql://x@{localstripe_url[7:]}/x").port,
-                           delay_seconds=1.5).start()
-    stopping = deployment.serve(env={"STRIPE_API_BASE": f"http://127.0.0.1:{slow_stripe.port}"})
+    slow_stripe, stopping = serve_with_slow_stripe(deployment, localstripe_url, 1.5)
     idle = http.client.HTTPConnection(stopping[len("http://"):], timeout=10)
     idle.request("GET", "/healthz")
     assert idle.getresponse().read()  # a keep-alive connection left open, doing nothing
@@ -282,10 +292,7 @@ def test_sigterm_finishes_the_order_in_flight_then_stops_refusing_new_connection
         "POST", f"{stopping}/api/v1/orders", {"lines": [{"item_id": item_id, "quantity": 2}]},
         shopper)))
     in_flight.start()
-    deadline = time.monotonic() + 10
-    while deployment.scalar("SELECT count(*) FROM orders") == 0:  # it waits on Stripe now
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_for_the_reservation(deployment)
     process = deployment.processes[-1]
     process.send_signal(signal.SIGTERM)
     try:
