@@ -78,6 +78,9 @@ def _empty_all_tables(engine: Engine) -> None:
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
             names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+            # the audit trail refuses TRUNCATE by trigger; the tests' superuser skips
+            # triggers for this one transaction, as a restore from backup would
+            connection.execute(text("SET LOCAL session_replication_role = replica"))
             connection.execute(text(f"TRUNCATE {names}"))
         else:
             for table in reversed(metadata.sorted_tables):

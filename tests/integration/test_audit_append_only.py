@@ -1,6 +1,6 @@
-"""The audit trail is append-only in PostgreSQL itself: a trigger refuses UPDATE and DELETE on
-audit_events, even on the application's own connection, so no bug and no SQL injection in
-the app can rewrite history. INSERT keeps working."""
+"""The audit trail is append-only in PostgreSQL itself: triggers refuse UPDATE, DELETE and
+TRUNCATE on audit_events, even on the application's own connection, so no bug and no SQL
+injection in the app can rewrite history. INSERT keeps working."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -88,6 +88,13 @@ def test_deleting_every_audit_event_at_once_is_refused_too(engine, event_id):
     with engine.connect() as connection:
         after = connection.execute(select(func.count()).select_from(audit_events)).scalar()
     assert after == before >= 1
+
+
+def test_truncating_the_audit_trail_is_refused_too(engine, event_id):
+    error = refused(engine, text("TRUNCATE audit_events"))
+
+    assert getattr(error.orig, "sqlstate", None) == INSUFFICIENT_PRIVILEGE
+    assert stored(engine, event_id) == ("item.updated", {"price": [100, 200]}, "admin-1")
 
 
 def test_a_refused_update_rolls_back_the_whole_transaction(engine, event_id):
