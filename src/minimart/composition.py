@@ -25,6 +25,7 @@ from minimart.adapters.sqlalchemy.repositories import (
     SqlAlchemyAccountRepository,
     SqlAlchemyAuditLog,
     SqlAlchemyCategoryRepository,
+    SqlAlchemyEndedSignIns,
     SqlAlchemyItemRepository,
     SqlAlchemyLoginThrottle,
     SqlAlchemyStoreSettingsRepository,
@@ -141,7 +142,8 @@ class Services:
         c = self._c
         return AccountService(self._accounts, c.hasher, self._audit_log, c.clock,
                               throttle=SqlAlchemyLoginThrottle(self._session), otp=c.otp,
-                              uow=self._uow, policy=c.login_policy)
+                              uow=self._uow, policy=c.login_policy,
+                              ended_sign_ins=SqlAlchemyEndedSignIns(self._session))
 
     @cached_property
     def audit(self) -> AuditService:

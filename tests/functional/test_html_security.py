@@ -6,6 +6,7 @@ from __future__ import annotations
 from http.cookies import SimpleCookie
 
 import pytest
+from webtest import TestApp
 
 from minimart.domain.accounts import Actor
 from tests.functional.conftest import PASSWORD
@@ -133,6 +134,21 @@ def test_a_customer_on_admin_items_gets_403_and_a_visitor_the_sign_in_page(testa
     page = testapp.get("/admin/items", status=403)
     assert page.content_type == "text/html"
     assert "may not open this page" in page.text
+
+
+def test_a_copy_of_the_cookie_opens_nothing_after_signing_out(app, testapp, make_account):
+    account = make_account("staff")
+    sign_in(testapp, account["email"])
+    copied = testapp.cookies["minimart_session"]  # stolen, or kept by a shared computer
+    elsewhere = TestApp(app)
+    sign_in(elsewhere, account["email"])  # the same person in another browser
+
+    testapp.get("/admin").forms["logout-form"].submit(status=303)
+
+    thief = TestApp(app)
+    thief.set_cookie("minimart_session", copied)
+    thief.get("/admin", status=303)  # to the sign-in page
+    elsewhere.get("/admin", status=200)  # only that sign-in ended
 
 
 def test_a_disabled_accounts_session_stops_working(testapp, in_transaction, make_account):

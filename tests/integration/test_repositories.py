@@ -24,6 +24,7 @@ from alembic.runtime.migration import MigrationContext
 from minimart.adapters.memory import (
     MemoryAccountRepository,
     MemoryAuditLog,
+    MemoryEndedSignIns,
     MemoryItemRepository,
 )
 from minimart.adapters.sqlalchemy.database import (
@@ -35,6 +36,7 @@ from minimart.adapters.sqlalchemy.database import (
 from minimart.adapters.sqlalchemy.repositories import (
     SqlAlchemyAccountRepository,
     SqlAlchemyAuditLog,
+    SqlAlchemyEndedSignIns,
     SqlAlchemyItemRepository,
 )
 from minimart.adapters.sqlalchemy.tables import metadata
@@ -69,13 +71,15 @@ class Repos:
     items: Any
     accounts: Any
     audit: Any
+    ended_sign_ins: Any
 
 
 class MemoryStore:
     """The memory fakes; they keep no transactions, so every 'transaction' sees the same."""
 
     def __init__(self) -> None:
-        self.repos = Repos(MemoryItemRepository(), MemoryAccountRepository(), MemoryAuditLog())
+        self.repos = Repos(MemoryItemRepository(), MemoryAccountRepository(), MemoryAuditLog(),
+                           MemoryEndedSignIns())
 
     def work(self, job: Callable[[Repos], Any]) -> Any:
         return job(self.repos)
@@ -99,7 +103,8 @@ class SqlStore:
     def _repos(self, manager: transaction.TransactionManager) -> Repos:
         session = tm_session(self.factory, manager)
         return Repos(SqlAlchemyItemRepository(session, CURRENCY),
-                     SqlAlchemyAccountRepository(session), SqlAlchemyAuditLog(session))
+                     SqlAlchemyAccountRepository(session), SqlAlchemyAuditLog(session),
+                     SqlAlchemyEndedSignIns(session))
 
     def work(self, job: Callable[[Repos], Any]) -> Any:
         """Run job in a transaction committed by the manager (aborted if job raises)."""
@@ -518,7 +523,31 @@ class AuditLogContract:
         assert sorted(store.audit_events("item-3"), key=lambda e: e.at) == events
 
 
-class Contracts(ItemRepositoryContract, AccountRepositoryContract, AuditLogContract):
+class EndedSignInsContract:
+    def test_an_ended_sign_in_stays_ended_and_others_do_not(self, store):
+        store.work(lambda r: r.ended_sign_ins.end("sign-in-1", T0 + timedelta(hours=12), T0))
+
+        assert store.read(lambda r: r.ended_sign_ins.has_ended("sign-in-1")) is True
+        assert store.read(lambda r: r.ended_sign_ins.has_ended("sign-in-2")) is False
+
+    def test_ending_twice_is_harmless(self, store):
+        for _ in range(2):
+            store.work(lambda r: r.ended_sign_ins.end("sign-in-1", T0 + timedelta(hours=1), T0))
+
+        assert store.read(lambda r: r.ended_sign_ins.has_ended("sign-in-1")) is True
+
+    def test_records_past_their_time_are_dropped_when_another_ends(self, store):
+        store.work(lambda r: r.ended_sign_ins.end("old", T0 + timedelta(hours=1), T0))
+        later = T0 + timedelta(hours=2)
+
+        store.work(lambda r: r.ended_sign_ins.end("new", later + timedelta(hours=1), later))
+
+        assert store.read(lambda r: r.ended_sign_ins.has_ended("old")) is False
+        assert store.read(lambda r: r.ended_sign_ins.has_ended("new")) is True
+
+
+class Contracts(ItemRepositoryContract, AccountRepositoryContract, AuditLogContract,
+                EndedSignInsContract):
     pass
 
 

@@ -16,6 +16,7 @@ from minimart.adapters.memory import (
     FixedClock,
     MemoryAccountRepository,
     MemoryAuditLog,
+    MemoryEndedSignIns,
     MemoryLoginThrottle,
     MemoryUnitOfWork,
     PlainTextPasswordHasher,
@@ -83,13 +84,14 @@ class Shop:
     repo: MemoryAccountRepository = field(default_factory=MemoryAccountRepository)
     audit: MemoryAuditLog = field(default_factory=MemoryAuditLog)
     throttle: MemoryLoginThrottle = field(default_factory=MemoryLoginThrottle)
+    ended: MemoryEndedSignIns = field(default_factory=MemoryEndedSignIns)
     otp: FakeOneTimePasswords = field(default_factory=FakeOneTimePasswords)
 
     def __post_init__(self) -> None:
         self.uow = CommitSpy(self.throttle)
         self.accounts = AccountService(self.repo, self.hasher, self.audit, self.clock,
                                        throttle=self.throttle, otp=self.otp, uow=self.uow,
-                                       policy=self.policy)
+                                       policy=self.policy, ended_sign_ins=self.ended)
 
     def make(self, email: str = SHOPPER, role: Role = Role.CUSTOMER) -> Account:
         return self.accounts.create_account(email, PASSWORD, role.title(), role,
@@ -813,3 +815,21 @@ def test_events_recorded_after_a_page_was_read_do_not_shift_the_next_page(trail)
 
     assert [e.id for e in second.entries] == ["ev-019", "ev-018", "ev-017", "ev-016",
                                               "ev-015"]
+
+
+def test_a_signed_out_browser_sign_in_opens_nothing_but_others_stay(shop):
+    account = shop.make()
+    shop.accounts.sign_out("sign-in-1", timedelta(hours=12))
+
+    assert shop.accounts.find_signed_in(account.id, account.token_generation,
+                                        "sign-in-1") is None
+    assert shop.accounts.find_signed_in(account.id, account.token_generation,
+                                        "sign-in-2") == account
+
+
+def test_a_browser_sign_in_of_a_disabled_account_opens_nothing(shop):
+    account = shop.make()
+    shop.accounts.disable(SHOPPER, Actor.system())
+
+    assert shop.accounts.find_signed_in(account.id, account.token_generation,
+                                        "sign-in-1") is None

@@ -9,6 +9,7 @@ from minimart.adapters.memory import (
     FixedClock,
     MemoryAccountRepository,
     MemoryAuditLog,
+    MemoryEndedSignIns,
     MemoryLoginThrottle,
     MemoryUnitOfWork,
     PlainTextPasswordHasher,
@@ -79,7 +80,8 @@ def hasher():
 def make_service(accounts_repo, hasher, audit, clock):
     """An AccountService on fresh memory fakes for throttling, one-time passwords and commits."""
     return AccountService(accounts_repo, hasher, audit, clock, throttle=MemoryLoginThrottle(),
-                          otp=FakeOneTimePasswords(), uow=MemoryUnitOfWork())
+                          otp=FakeOneTimePasswords(), uow=MemoryUnitOfWork(),
+                          ended_sign_ins=MemoryEndedSignIns())
 
 
 @pytest.fixture

@@ -221,6 +221,18 @@ class MemoryCategoryRepository:
         return len(members)
 
 
+class MemoryEndedSignIns:
+    def __init__(self) -> None:
+        self.ended: dict[str, datetime] = {}
+
+    def end(self, sign_in_id: str, until: datetime, now: datetime) -> None:
+        self.ended = {key: when for key, when in self.ended.items() if when > now}
+        self.ended[sign_in_id] = until
+
+    def has_ended(self, sign_in_id: str) -> bool:
+        return sign_in_id in self.ended
+
+
 class MemoryLoginThrottle:
     def __init__(self) -> None:
         self.counters: dict[str, tuple[int, datetime]] = {}

@@ -24,6 +24,7 @@ from minimart.domain.ports import (
     AccountRepository,
     AuditLog,
     Clock,
+    EndedSignIns,
     LoginThrottle,
     OneTimePasswords,
     PasswordHasher,
@@ -171,8 +172,10 @@ def _digest(code: str) -> str:
 class AccountService:
     def __init__(self, accounts: AccountRepository, hasher: PasswordHasher, audit: AuditLog,
                  clock: Clock, *, throttle: LoginThrottle, otp: OneTimePasswords,
-                 uow: UnitOfWork, policy: LoginPolicy | None = None) -> None:
+                 uow: UnitOfWork, ended_sign_ins: EndedSignIns,
+                 policy: LoginPolicy | None = None) -> None:
         self._accounts = accounts
+        self._ended_sign_ins = ended_sign_ins
         self._hasher = hasher
         self._audit = audit
         self._clock = clock
@@ -287,6 +290,20 @@ class AccountService:
         if token_generation is not None and token_generation != account.token_generation:
             return None
         return account
+
+    def find_signed_in(self, account_id: str, token_generation: int,
+                       sign_in_id: str) -> Account | None:
+        """The account of a browser sign-in, unless the sign-in was ended (signed out)
+        or the account may no longer sign in."""
+        if self._ended_sign_ins.has_ended(sign_in_id):
+            return None
+        return self.find_active(account_id, token_generation)
+
+    def sign_out(self, sign_in_id: str, lasting: timedelta) -> None:
+        """End a browser sign-in for good: a copy of its cookie opens nothing any more.
+        `lasting` is how long the cookie could still have been used."""
+        now = self._clock.now()
+        self._ended_sign_ins.end(sign_in_id, now + lasting, now)
 
     # --- changing -------------------------------------------------------
     def change_password(self, account_id: str, current: str, new: str, actor: Actor) -> None:

@@ -153,6 +153,17 @@ class AccountRepository(Protocol):
         ...
 
 
+class EndedSignIns(Protocol):
+    """Browser sign-ins ended by signing out, kept where every process sees them until the
+    session cookie they were in would have expired anyway."""
+
+    def end(self, sign_in_id: str, until: datetime, now: datetime) -> None:
+        """Record the sign-in as ended until `until`; drop records whose time has passed."""
+        ...
+
+    def has_ended(self, sign_in_id: str) -> bool: ...
+
+
 class LoginThrottle(Protocol):
     """Failed sign-in counters, kept where every process sees them."""
 

@@ -34,6 +34,7 @@ from minimart.adapters.sqlalchemy.tables import (
     accounts,
     audit_events,
     categories,
+    ended_sign_ins,
     items,
     login_failures,
     store_settings,
@@ -341,6 +342,17 @@ def _changeable(account: Account) -> dict[str, Any]:
             "totp_enabled": account.totp_enabled,
             "recovery_codes": list(account.recovery_codes),
             "totp_last_step": account.totp_last_step}
+
+
+class SqlAlchemyEndedSignIns(Repository):
+    def end(self, sign_in_id: str, until: datetime, now: datetime) -> None:
+        self._write(ended_sign_ins.delete().where(ended_sign_ins.c.until <= now))
+        insert_or_skip(self._session, ended_sign_ins, {"id": sign_in_id, "until": until},
+                       ended_sign_ins.c.id)
+
+    def has_ended(self, sign_in_id: str) -> bool:
+        return self._session.execute(select(ended_sign_ins.c.id).where(
+            ended_sign_ins.c.id == sign_in_id)).first() is not None
 
 
 class SqlAlchemyLoginThrottle(Repository):

@@ -97,6 +97,12 @@ accounts = Table(
     Column("totp_last_step", BigInteger),
 )
 
+ended_sign_ins = Table(
+    "ended_sign_ins", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("until", UtcDateTime, nullable=False, index=True),
+)
+
 login_failures = Table(
     "login_failures", metadata,
     Column("key", String(300), primary_key=True),

@@ -76,37 +76,49 @@ class MinimartSecurityPolicy:
 
 
 SESSION_KEY = "minimart.account"
+SESSION_SECONDS = 12 * 3600
 
 
 def remember_in_session(request: Request, account: Account) -> None:
-    """Sign a browser in (HTML pages): a fresh session, so no fixation."""
+    """Sign a browser in (HTML pages): a fresh session, so no fixation, with an id of its
+    own that signing out ends on the server."""
     request.session.invalidate()
-    request.session[SESSION_KEY] = [account.id, account.token_generation]
+    request.session[SESSION_KEY] = [account.id, account.token_generation, new_id()]
     request.session.new_csrf_token()
 
 
 def forget_session(request: Request) -> None:
+    """Sign the browser out: the sign-in ends for every copy of the cookie, not only this."""
+    stored = _signed_in(request)
+    if stored is not None:
+        request.services.accounts.sign_out(stored[2], timedelta(seconds=SESSION_SECONDS))
     request.session.invalidate()
 
 
-def _claims(request: Request) -> tuple[str, int] | None:
-    """The API authenticates only from the bearer token, never from a cookie; the HTML pages
-    only from the session cookie."""
-    if request.path.startswith("/api/"):
-        return request.registry.token_codec.claims(request)
+def _signed_in(request: Request) -> tuple[str, int, str] | None:
+    """The account id, token generation and sign-in id the session cookie holds."""
     if "session" not in request.__dict__ and request.cookies.get(SESSION_COOKIE) is None:
         return None  # no cookie: do not make a session just to find nobody in it
     stored = request.session.get(SESSION_KEY)
-    if isinstance(stored, list) and len(stored) == 2:
-        return stored[0], stored[1]
+    if isinstance(stored, list) and len(stored) == 3 and all(
+            isinstance(part, kind) for part, kind in zip(stored, (str, int, str), strict=True)):
+        return stored[0], stored[1], stored[2]
     return None
 
 
 def _account(request: Request) -> Account | None:
-    claims = _claims(request)
-    if claims is None:
-        return None
-    account = request.services.accounts.find_active(*claims)
+    """The API authenticates only from the bearer token, never from a cookie; the HTML pages
+    only from the session cookie."""
+    if request.path.startswith("/api/"):
+        claims = request.registry.token_codec.claims(request)
+        if claims is None:
+            return None
+        account = request.services.accounts.find_active(*claims)
+    else:
+        stored = _signed_in(request)
+        if stored is None:
+            return None
+        account = request.services.accounts.find_signed_in(*stored)
     request.authenticated_account_id = account and account.id
     return account
 
@@ -128,7 +140,7 @@ def includeme(config: Configurator) -> None:
                               hashlib.sha256).hexdigest()
     config.set_session_factory(SignedCookieSessionFactory(
         session_secret, cookie_name=SESSION_COOKIE, httponly=True, samesite="Lax",
-        secure=settings.is_production, max_age=12 * 3600, timeout=12 * 3600,
+        secure=settings.is_production, max_age=SESSION_SECONDS, timeout=SESSION_SECONDS,
         reissue_time=600, serializer=JSONSerializer()))
     config.registry.token_codec = TokenCodec(config, settings.jwt_secret,
                                              settings.jwt_expiration_seconds)
