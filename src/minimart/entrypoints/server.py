@@ -1,10 +1,12 @@
 """`pserve`'s server: waitress, plus a graceful stop on SIGTERM.
 
 Waitress on its own dies mid-request when a process manager sends SIGTERM. This runner
-stops accepting connections at once (the load balancer moves on to the other processes),
-lets every request already received finish and its response reach the client, closes
-idle keep-alive connections, and exits when nothing is left in flight, or after
-`shutdown_timeout` seconds (default 30), saying how many requests it cut short.
+takes in the connections already in its listen backlog, then stops listening (the load
+balancer moves on to the other processes), lets every request received finish and its
+answer reach the client, closes idle keep-alive connections, and exits when nothing is
+left in flight, or after `shutdown_timeout` seconds (default 30), saying how many
+requests it cut short. It reads waitress's channels and task queue, so it is tested
+against the waitress version the project installs (tests/functional/test_graceful_stop.py).
 
 In an ini file: `[server:main]` with `use = egg:minimart#main` and any waitress setting.
 """
