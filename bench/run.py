@@ -6,8 +6,8 @@ absent, said in the output), loads a 100,000-item catalog, drives each endpoint 
 over loopback, and prints requests/s, p50 and p99 latency and peak RSS, plus a hand-written
 baseline of the catalog page (raw psycopg, prepared statement, plain json).
 
-Usage: python bench/run.py [--json FILE] [--duration SECONDS] [--connections N] [--items N]
-                           [--only WORD,WORD]
+Usage: python bench/run.py [--json FILE] [--duration SECONDS] [--rounds N] [--connections N]
+                           [--items N] [--only WORD,WORD]
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import re
 import secrets
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -202,10 +203,25 @@ def run_wrk(url: str, duration: int, connections: int, script: Path | None = Non
             "non_2xx": int(errors.group(1)) if errors else 0}
 
 
+def median_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """One scenario's figures over the rounds: the median of each, the peak of the RSS, and
+    the non-2xx answers summed. Each round's ratio is to that round's own /healthz."""
+    def median(key: str) -> float:
+        return round(statistics.median(row[key] for row in rows), 3)
+
+    return {"scenario": rows[0]["scenario"], "rps": median("rps"), "p50_ms": median("p50_ms"),
+            "p99_ms": median("p99_ms"), "non_2xx": sum(row["non_2xx"] for row in rows),
+            "peak_rss_mb": max(row["peak_rss_mb"] for row in rows),
+            "ratio_to_healthz": median("ratio_to_healthz")}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", default="bench-results.json", help="where to write figures")
-    parser.add_argument("--duration", type=int, default=10, help="seconds per scenario")
+    parser.add_argument("--duration", type=int, default=5, help="seconds per scenario")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="run every scenario this many times, interleaved, and report "
+                             "the median: on a noisy machine one run can be off by half")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--only", default="",
@@ -226,7 +242,6 @@ def main() -> int:
     baseline = subprocess.Popen([sys.executable, str(HERE / "baseline.py"), url,
                                  str(base_port), str(THREADS)])
     root, base = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{base_port}"
-    results: list[dict[str, Any]] = []
     try:
         wait_for(f"{root}/healthz")
         wait_for(f"{base}/items")
@@ -243,21 +258,27 @@ def main() -> int:
         scenarios = [row for row in scenarios if row[0] == "GET /healthz" or not wanted
                      or any(word in row[0] for word in wanted)]
         env = {"BENCH_TOKEN": shop["token"], "BENCH_ITEM": shop["order_item"]}
-        for name, target, script, process in scenarios:
-            urllib.request.urlopen(target if script is None else f"{root}/healthz").read()
-            figures = run_wrk(target, args.duration, args.connections, script, env)
-            figures["peak_rss_mb"] = peak_rss_mb(process.pid)
-            results.append({"scenario": name, **figures})
-            print(f"  measured {name}: {figures['rps']} req/s", flush=True)
+        rounds: list[list[dict[str, Any]]] = []
+        for turn in range(1, args.rounds + 1):
+            measured = []
+            for name, target, script, process in scenarios:
+                urllib.request.urlopen(target if script is None else f"{root}/healthz").read()
+                figures = run_wrk(target, args.duration, args.connections, script, env)
+                figures["peak_rss_mb"] = peak_rss_mb(process.pid)
+                measured.append({"scenario": name, **figures})
+                print(f"  round {turn}: {name}: {figures['rps']} req/s", flush=True)
+            ceiling = measured[0]["rps"]
+            for row in measured:
+                row["ratio_to_healthz"] = round(row["rps"] / ceiling, 3)
+            rounds.append(measured)
+        results = [median_row([measured[n] for measured in rounds])
+                   for n in range(len(scenarios))]
     finally:
         for process in (app, baseline):
             process.terminate()
             process.wait(timeout=10)
-    ceiling = results[0]["rps"]
-    for row in results:
-        row["ratio_to_healthz"] = round(row["rps"] / ceiling, 3)
     print(f"\nminimart on {backend}, {args.connections} connections, {args.duration}s each, "
-          f"{os.cpu_count()} cores\n")
+          f"median of {args.rounds} round(s), {os.cpu_count()} cores\n")
     print(f"{'scenario':40} {'req/s':>9} {'x healthz':>9} {'p50 ms':>8} {'p99 ms':>8} "
           f"{'non-2xx':>8} {'peak RSS MB':>12}")
     for row in results:
@@ -265,8 +286,8 @@ def main() -> int:
               f"{row['p50_ms']:>8} {row['p99_ms']:>8} {row['non_2xx']:>8} "
               f"{row['peak_rss_mb']:>12}")
     report = {"backend": backend, "connections": args.connections, "duration_s": args.duration,
-              "items": args.items, "cores": os.cpu_count(),
-              "at": datetime.now(UTC).isoformat(), "results": results}
+              "rounds": args.rounds, "items": args.items, "cores": os.cpu_count(),
+              "at": datetime.now(UTC).isoformat(), "results": results, "per_round": rounds}
     Path(args.json).write_text(json.dumps(report, indent=2))
     print(f"\nfigures written to {args.json}")
     shutil.rmtree(workdir, ignore_errors=True)

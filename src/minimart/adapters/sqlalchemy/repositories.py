@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from sqlalchemy import (
     Column,
     ColumnElement,
     Executable,
+    Integer,
     Row,
     Select,
     Table,
@@ -41,7 +42,7 @@ from minimart.adapters.sqlalchemy.tables import (
 )
 from minimart.domain.accounts import Account, Role
 from minimart.domain.audit import AuditEvent, AuditQuery
-from minimart.domain.catalog import Item, ItemQuery
+from minimart.domain.catalog import Item, ItemQuery, ItemSort
 from minimart.domain.categories import Category
 from minimart.domain.errors import Conflict
 from minimart.domain.money import Money
@@ -113,6 +114,66 @@ def _item_from_row(row: Row[Any], currency: str) -> Item:
                 updated_at=updated_at, category_id=category_id, image_key=image_key)
 
 
+def _listing_shape(query: ItemQuery) -> tuple[Any, ...]:
+    """What decides the listing's SQL: which filters, which order, a cursor or not. The
+    values themselves are bound parameters (`_listing_values`)."""
+    return (query.include_archived, bool(query.text), query.min_price is not None,
+            query.max_price is not None, query.in_stock, query.available, query.featured,
+            query.category_id is not None, query.sort, query.after is not None)
+
+
+def _listing_values(query: ItemQuery) -> dict[str, Any]:
+    values: dict[str, Any] = {"limit": query.limit, "min_price": query.min_price,
+                              "max_price": query.max_price, "category_id": query.category_id}
+    if query.text:
+        values["pattern"] = "%" + _like_literally(query.text.lower()) + "%"
+    if query.after is not None:
+        values.update(after_value=query.after.value, after_id=query.after.id)
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def _like_literally(text: str) -> str:
+    """`text` for a LIKE pattern with ESCAPE '/': its %, _ and / match only themselves."""
+    return text.replace("/", "//").replace("%", "/%").replace("_", "/_")
+
+
+@lru_cache(maxsize=256)
+def _listing_statement(include_archived: bool, text: bool, min_price: bool, max_price: bool,
+                       in_stock: bool, available: bool | None, featured: bool | None,
+                       category: bool, sort: ItemSort, after: bool) -> Select[Any]:
+    """The catalog listing of one shape, built once: a page of the catalog is the hottest
+    read there is, and building its statement cost more Python than running it."""
+    filters: list[ColumnElement[bool]] = []
+    if not include_archived:
+        filters.append(items.c.archived.is_(False))
+    if text:
+        pattern = bindparam("pattern", type_=items.c.name_key.type)
+        filters.append(or_(items.c.name_key.like(pattern, escape="/"),
+                           func.lower(items.c.description).like(pattern, escape="/")))
+    if min_price:
+        filters.append(items.c.price >= bindparam("min_price"))
+    if max_price:
+        filters.append(items.c.price <= bindparam("max_price"))
+    if in_stock:
+        filters.append(items.c.stock > 0)
+    if available is not None:
+        filters.append(items.c.available.is_(available))
+    if featured is not None:
+        filters.append(items.c.featured.is_(featured))
+    if category:
+        filters.append(items.c.category_id == bindparam("category_id"))
+    column = _SORT_COLUMNS[sort.key]
+    if after:
+        mark = tuple_(bindparam("after_value", type_=column.type),
+                      bindparam("after_id", type_=items.c.id.type))
+        position = tuple_(column, items.c.id)
+        filters.append(position < mark if sort.descending else position > mark)
+    order = ((column.desc(), items.c.id.desc()) if sort.descending
+             else (column, items.c.id))
+    return (select(items).where(*filters).order_by(*order)
+            .limit(bindparam("limit", type_=Integer)))
+
+
 def _item_values(item: Item) -> dict[str, Any]:
     return {"sku": item.sku, "name": item.name, "name_key": item.name.lower(),
             "description": item.description, "price": item.price.amount, "stock": item.stock,
@@ -162,43 +223,9 @@ class SqlAlchemyItemRepository(Repository):
         return None if row is None else _item_from_row(row, self._currency)
 
     def list(self, query: ItemQuery) -> Sequence[Item]:
-        statement = select(items).where(*self._filters(query))
-        column = _SORT_COLUMNS[query.sort.key]
-        if query.after is not None:
-            mark = tuple_(bindparam(None, query.after.value, type_=column.type),
-                          bindparam(None, query.after.id, type_=items.c.id.type))
-            position = tuple_(column, items.c.id)
-            statement = statement.where(position < mark if query.sort.descending
-                                        else position > mark)
-        if query.sort.descending:
-            statement = statement.order_by(column.desc(), items.c.id.desc())
-        else:
-            statement = statement.order_by(column, items.c.id)
-        rows = self._session.execute(statement.limit(query.limit))
+        rows = self._session.execute(_listing_statement(*_listing_shape(query)),
+                                     _listing_values(query))
         return [_item_from_row(row, self._currency) for row in rows]
-
-    @staticmethod
-    def _filters(query: ItemQuery) -> list[ColumnElement[bool]]:
-        filters: list[ColumnElement[bool]] = []
-        if not query.include_archived:
-            filters.append(items.c.archived.is_(False))
-        if query.text:
-            text = query.text.lower()
-            filters.append(or_(items.c.name_key.contains(text, autoescape=True),
-                               func.lower(items.c.description).contains(text, autoescape=True)))
-        if query.min_price is not None:
-            filters.append(items.c.price >= query.min_price)
-        if query.max_price is not None:
-            filters.append(items.c.price <= query.max_price)
-        if query.in_stock:
-            filters.append(items.c.stock > 0)
-        if query.available is not None:
-            filters.append(items.c.available.is_(query.available))
-        if query.featured is not None:
-            filters.append(items.c.featured.is_(query.featured))
-        if query.category_id is not None:
-            filters.append(items.c.category_id == query.category_id)
-        return filters
 
     def update(self, item: Item, expected_version: int) -> bool:
         statement = (items.update()
