@@ -16,6 +16,7 @@ from minimart.adapters.stripe_gateway import StripePaymentGateway
 from minimart.domain.money import Money
 from minimart.domain.payments import PaymentProviderUnavailable, PaymentStatus
 from tests.integration.conftest import free_port
+from tests.support.tcp_proxy import TcpProxy
 
 API_KEY = "sk_test_minimart"
 
@@ -109,3 +110,19 @@ def test_an_unreachable_stripe_fails_fast_as_unavailable():
         dead.create_intent(order_id="ord6", amount=usd(100), customer_id=None,
                            payment_method="pm_card_visa", idempotency_key="k6")
     assert time.monotonic() - started < 10
+
+
+def test_a_stripe_slower_than_the_timeout_fails_within_the_bound_as_unavailable(
+        localstripe_url):
+    port = int(localstripe_url.rsplit(":", 1)[1])
+    slow = TcpProxy(port, delay_seconds=5).start()
+    try:
+        gateway = StripePaymentGateway(API_KEY, api_base=f"http://127.0.0.1:{slow.port}",
+                                       timeout_seconds=1, max_network_retries=1)
+        started = time.monotonic()
+        with pytest.raises(PaymentProviderUnavailable):
+            gateway.create_intent(order_id="ord7", amount=usd(100), customer_id=None,
+                                  payment_method="pm_card_visa", idempotency_key="k7")
+        assert time.monotonic() - started < 4.5  # two 1 s attempts and a back-off, not 5 s
+    finally:
+        slow.stop()
