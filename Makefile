@@ -28,7 +28,7 @@ run: demo
 	$(BIN)/pserve $(INI)
 
 lint: setup
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests bench
 
 ## Set up and run the whole test suite (PostgreSQL at 127.0.0.1:5432 for the integration tests).
 test: setup lint
