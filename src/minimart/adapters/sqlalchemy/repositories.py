@@ -60,8 +60,9 @@ class Repository:
         return result
 
 
-# The statements of the order path, built once: a statement built per call costs more
-# Python than the database takes to run it. Values travel as bound parameters.
+# The statements of the hot paths (item reads, order placement), built once: a statement
+# built per call costs more Python than the database takes to run it. Values travel as
+# bound parameters.
 ITEM_BY_ID = select(items).where(items.c.id == bindparam("item_id"))
 ACCOUNT_BY_ID = select(accounts).where(accounts.c.id == bindparam("account_id"))
 STORE_SETTINGS = select(store_settings)
@@ -77,8 +78,11 @@ AUDIT_INSERT = audit_events.insert()
 def upsert_insert(session: Session, table: Table) -> Any:
     """An INSERT that takes ON CONFLICT clauses, in the session's SQL dialect (PostgreSQL and
     SQLite spell them alike)."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
+    return _dialect_insert(session.get_bind().dialect.name, table)
+
+
+def _dialect_insert(dialect: str, table: Table) -> Any:
+    return (postgresql if dialect == "postgresql" else sqlite).insert(table)
 
 
 def insert_or_skip(session: Session, table: Table, values: dict[str, Any],
@@ -93,8 +97,7 @@ def insert_or_skip(session: Session, table: Table, values: dict[str, Any],
 
 @cache
 def _insert_or_skip(dialect: str, table: Table, returning: Column[Any]) -> Any:
-    insert = (postgresql if dialect == "postgresql" else sqlite).insert(table)
-    return insert.on_conflict_do_nothing().returning(returning)
+    return _dialect_insert(dialect, table).on_conflict_do_nothing().returning(returning)
 
 
 _ITEM_COLUMNS = ("id", "sku", "name", "name_key", "description", "price", "stock", "available",
