@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import timedelta
 from functools import cached_property
 
 import transaction
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from minimart.adapters.clock import SystemClock
 from minimart.adapters.images import LocalDirectoryImageStore, PillowImageProcessor
 from minimart.adapters.memory import MemoryPaymentGateway
 from minimart.adapters.one_time_passwords import PyotpOneTimePasswords
-from minimart.adapters.passwords import Argon2PasswordHasher
-from minimart.adapters.sqlalchemy.database import make_engine, make_session_factory, tm_session
+from minimart.adapters.passwords import Argon2PasswordHasher, BoundedPasswordHasher
+from minimart.adapters.sqlalchemy.database import (
+    DatabaseLimits,
+    make_engine,
+    make_session_factory,
+    tm_session,
+)
 from minimart.adapters.sqlalchemy.orders import (
     SqlAlchemyIdempotencyKeys,
     SqlAlchemyOrderRepository,
@@ -28,11 +35,12 @@ from minimart.adapters.sqlalchemy.repositories import (
     SqlAlchemyEndedSignIns,
     SqlAlchemyItemRepository,
     SqlAlchemyLoginThrottle,
+    SqlAlchemyRegistrationThrottle,
     SqlAlchemyStoreSettingsRepository,
 )
 from minimart.adapters.sqlalchemy.unit_of_work import TransactionUnitOfWork
 from minimart.adapters.stripe_gateway import StripePaymentGateway, StripeWebhookVerifier
-from minimart.domain.accounts import AccountService, LoginPolicy
+from minimart.domain.accounts import AccountService, LoginPolicy, RegistrationPolicy
 from minimart.domain.audit import AuditService
 from minimart.domain.catalog import CatalogService
 from minimart.domain.catalog_transfer import CatalogTransfer
@@ -141,8 +149,10 @@ class Services:
     def accounts(self) -> AccountService:
         c = self._c
         return AccountService(self._accounts, c.hasher, self._audit_log, c.clock,
-                              throttle=SqlAlchemyLoginThrottle(self._session), otp=c.otp,
-                              uow=self._uow, policy=c.login_policy,
+                              throttle=SqlAlchemyLoginThrottle(self._session),
+                              registrations=SqlAlchemyRegistrationThrottle(self._session),
+                              otp=c.otp, uow=self._uow, policy=c.login_policy,
+                              registration_policy=c.registration_policy,
                               ended_sign_ins=SqlAlchemyEndedSignIns(self._session))
 
     @cached_property
@@ -156,7 +166,7 @@ class Services:
             orders=self._orders, items=self._items,
             idempotency=SqlAlchemyIdempotencyKeys(self._session), payments=c.payments,
             customers=self._customers, audit=self._audit_log, uow=self._uow, clock=c.clock,
-            store=self.store, ttl=timedelta(minutes=c.settings.order_ttl_minutes))
+            store=self.store, limits=c.settings.order_limits)
 
     @cached_property
     def payments(self) -> PaymentService:
@@ -167,21 +177,37 @@ class Services:
             events=SqlAlchemyPaymentEventLog(self._session), uow=self._uow, clock=c.clock)
 
 
+def database_limits(settings: Settings) -> DatabaseLimits:
+    return DatabaseLimits(
+        pool_size=settings.database_pool_size, max_overflow=settings.database_max_overflow,
+        pool_timeout=settings.database_pool_timeout_seconds,
+        connect_timeout=settings.database_connect_timeout_seconds,
+        statement_timeout=settings.database_statement_timeout_seconds,
+        lock_timeout=settings.database_lock_timeout_seconds,
+        answer_timeout=settings.database_answer_timeout_seconds,
+        keepalives_idle=settings.database_keepalives_idle_seconds,
+        tcp_user_timeout=settings.database_tcp_user_timeout_seconds)
+
+
 class Container:
     """Process-wide adapters, built once from the settings and kept on the registry."""
 
     def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
         self.settings = settings
-        self.engine = engine or make_engine(settings.database_url)
+        self.database_limits = database_limits(settings)
+        self.engine = engine or make_engine(settings.database_url, self.database_limits)
         self.session_factory: sessionmaker[Session] = make_session_factory(self.engine)
-        self.replica_engine = (make_engine(settings.replica_url) if settings.replica_url
-                               else None)
+        self.replica_engine = (make_engine(settings.replica_url, self.database_limits)
+                               if settings.replica_url else None)
         self.read_sessions: sessionmaker[Session] = make_session_factory(
             (self.replica_engine or self.engine).execution_options(isolation_level="AUTOCOMMIT"))
         self.clock: Clock = SystemClock()
-        self.hasher: PasswordHasher = Argon2PasswordHasher(
-            time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_cost,
-            parallelism=settings.argon2_parallelism)
+        self.hasher: PasswordHasher = BoundedPasswordHasher(
+            Argon2PasswordHasher(time_cost=settings.argon2_time_cost,
+                                 memory_cost=settings.argon2_memory_cost,
+                                 parallelism=settings.argon2_parallelism),
+            slots=settings.argon2_max_concurrent,
+            wait_seconds=settings.argon2_max_wait_seconds)
         self.payments: PaymentGateway = self._payment_gateway(settings)
         self.store_defaults = StoreSettings(
             name=settings.store_name, currency=settings.currency,
@@ -195,6 +221,9 @@ class Container:
             max_failures_per_address=settings.login_max_failures_per_address,
             window=timedelta(minutes=settings.login_window_minutes),
             require_totp_for_staff=settings.require_totp_for_staff)
+        self.registration_policy = RegistrationPolicy(
+            max_per_address=settings.registration_max_per_address,
+            window=timedelta(minutes=settings.registration_window_minutes))
         self.image_processor = PillowImageProcessor()
 
     @staticmethod
@@ -208,6 +237,19 @@ class Container:
         log.warning("payments are SIMULATED in memory (minimart.payments = memory): "
                     "no card is charged")
         return MemoryPaymentGateway()
+
+    @cached_property
+    def readiness_engine(self) -> Engine:
+        """What /readyz asks: a fresh connection per probe (NullPool), so a probe proves the
+        database takes connections, never queues behind requests for the pool, and gives
+        up after `minimart.readiness_timeout_seconds` whatever the database does."""
+        if self.engine.dialect.name == "sqlite":
+            return self.engine
+        bound = self.settings.readiness_timeout_seconds
+        limits = replace(self.database_limits, connect_timeout=bound, statement_timeout=bound,
+                         lock_timeout=bound, answer_timeout=bound)
+        return make_engine(self.engine.url.render_as_string(hide_password=False), limits,
+                           poolclass=NullPool)
 
     def session(self, manager: transaction.TransactionManager) -> Session:
         return tm_session(self.session_factory, manager)

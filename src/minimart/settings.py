@@ -10,9 +10,11 @@ import logging
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from minimart.domain.money import validate_currency
+from minimart.domain.orders import MAX_QUANTITY, OrderLimits
 
 log = logging.getLogger(__name__)
 
@@ -34,17 +36,29 @@ class Settings:
     environment: str
     database_url: str
     replica_url: str | None
+    database_pool_size: int
+    database_max_overflow: int
+    database_pool_timeout_seconds: float
+    database_connect_timeout_seconds: int
+    database_statement_timeout_seconds: float
+    database_lock_timeout_seconds: float
+    database_answer_timeout_seconds: float
+    database_keepalives_idle_seconds: int
+    database_tcp_user_timeout_seconds: float
+    readiness_timeout_seconds: int
     jwt_secret: str
     jwt_expiration_seconds: int
     currency: str
     store_name: str
-    order_ttl_minutes: int
+    order_limits: OrderLimits
     tax_rate_bps: int
     delivery_fee: int
     max_body_bytes: int
     argon2_time_cost: int
     argon2_memory_cost: int
     argon2_parallelism: int
+    argon2_max_concurrent: int
+    argon2_max_wait_seconds: float
     payments: str
     stripe_api_key: str | None
     stripe_webhook_secret: str
@@ -57,6 +71,8 @@ class Settings:
     login_max_failures_per_account: int
     login_max_failures_per_address: int
     login_window_minutes: int
+    registration_max_per_address: int
+    registration_window_minutes: int
     require_totp_for_staff: bool
     image_max_bytes: int
 
@@ -73,6 +89,17 @@ def _int(raw: Mapping[str, Any], key: str, default: int, minimum: int = 0) -> in
         raise SettingsError(f"{key} must be a whole number, not {value!r}") from None
     if number < minimum:
         raise SettingsError(f"{key} must be at least {minimum}")
+    return number
+
+
+def _seconds(raw: Mapping[str, Any], key: str, default: float, maximum: float) -> float:
+    value = raw.get(key, default)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"{key} must be a number of seconds, not {value!r}") from None
+    if not 0 < number <= maximum:  # NaN fails this too
+        raise SettingsError(f"{key} must be above 0 and at most {maximum:g}")
     return number
 
 
@@ -96,6 +123,49 @@ def _secret(name: str, value: str | None, production: bool) -> str:
         log.warning("%s is not set: using a random value for this process only", name)
         return secrets.token_urlsafe(48)
     return value
+
+
+def _database_bounds(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """How long anything may wait on the database (README, Operations). The server cancels
+    a statement or lock wait first; the client's answer bound, longer, is for a server that
+    cannot cancel anything because it does not run."""
+    prefix = "minimart.database."
+    statement = _seconds(raw, f"{prefix}statement_timeout_seconds", 5, 600)
+    lock = _seconds(raw, f"{prefix}lock_timeout_seconds", 3, 600)
+    answer = _seconds(raw, f"{prefix}answer_timeout_seconds", 6, 600)
+    if lock > statement:
+        raise SettingsError(f"{prefix}lock_timeout_seconds must not exceed "
+                            f"{prefix}statement_timeout_seconds")
+    if answer <= statement:
+        raise SettingsError(f"{prefix}answer_timeout_seconds must exceed "
+                            f"{prefix}statement_timeout_seconds, so that the server cancels "
+                            "a slow statement before the client gives up on the connection")
+    return {
+        "database_pool_size": _int(raw, f"{prefix}pool_size", 8, 1),
+        "database_max_overflow": _int(raw, f"{prefix}max_overflow", 8, 0),
+        "database_pool_timeout_seconds": _seconds(raw, f"{prefix}pool_timeout_seconds", 3, 60),
+        # libpq waits at least 2 s whatever it is told
+        "database_connect_timeout_seconds": _int(raw, f"{prefix}connect_timeout_seconds", 3,
+                                                 2),
+        "database_statement_timeout_seconds": statement,
+        "database_lock_timeout_seconds": lock,
+        "database_answer_timeout_seconds": answer,
+        "database_keepalives_idle_seconds": _int(raw, f"{prefix}keepalives_idle_seconds", 5,
+                                                 1),
+        "database_tcp_user_timeout_seconds": _seconds(
+            raw, f"{prefix}tcp_user_timeout_seconds", 6, 600),
+        "readiness_timeout_seconds": _int(raw, "minimart.readiness_timeout_seconds", 2, 2),
+    }
+
+
+def _order_limits(raw: Mapping[str, Any]) -> OrderLimits:
+    return OrderLimits(
+        ttl=timedelta(minutes=_int(raw, "minimart.order_ttl_minutes", 30, 1)),
+        unstarted_ttl=timedelta(minutes=_int(raw, "minimart.unstarted_order_ttl_minutes", 10,
+                                             1)),
+        max_pending_orders=_int(raw, "minimart.max_pending_orders_per_account", 5, 1),
+        max_pending_units_per_item=_int(raw, "minimart.max_pending_units_per_item",
+                                        MAX_QUANTITY, 1))
 
 
 def load_settings(raw: Mapping[str, Any], environ: Mapping[str, str]) -> Settings:
@@ -143,17 +213,20 @@ def load_settings(raw: Mapping[str, Any], environ: Mapping[str, str]) -> Setting
         database_url=str(database_url),
         replica_url=environ.get("DATABASE_REPLICA_URL")
         or raw.get("minimart.database.replica_url") or None,
+        **_database_bounds(raw),
         jwt_secret=jwt_secret,
         jwt_expiration_seconds=_int(raw, "minimart.jwt_expiration_seconds", 3600, 60),
         currency=currency,
         store_name=str(raw.get("minimart.store_name", "minimart")),
-        order_ttl_minutes=_int(raw, "minimart.order_ttl_minutes", 30, 1),
+        order_limits=_order_limits(raw),
         tax_rate_bps=_int(raw, "minimart.tax_rate_bps", 0, 0),
         delivery_fee=_int(raw, "minimart.delivery_fee", 0, 0),
         max_body_bytes=_int(raw, "minimart.max_body_bytes", 1_048_576, 1024),
         argon2_time_cost=_int(raw, "minimart.argon2.time_cost", 3, 1),
         argon2_memory_cost=_int(raw, "minimart.argon2.memory_cost", 65536, 8),
         argon2_parallelism=_int(raw, "minimart.argon2.parallelism", 4, 1),
+        argon2_max_concurrent=_int(raw, "minimart.argon2.max_concurrent", 2, 1),
+        argon2_max_wait_seconds=_seconds(raw, "minimart.argon2.max_wait_seconds", 5, 60),
         payments=payments,
         stripe_api_key=stripe_api_key,
         stripe_webhook_secret=webhook_secret,
@@ -165,6 +238,9 @@ def load_settings(raw: Mapping[str, Any], environ: Mapping[str, str]) -> Setting
         login_max_failures_per_address=_int(raw, "minimart.login.max_failures_per_address", 50,
                                             1),
         login_window_minutes=_int(raw, "minimart.login.window_minutes", 15, 1),
+        registration_max_per_address=_int(raw, "minimart.registration.max_per_address", 10,
+                                          1),
+        registration_window_minutes=_int(raw, "minimart.registration.window_minutes", 60, 1),
         require_totp_for_staff=_flag(raw, "minimart.login.require_totp_for_staff"),
         metrics_token=secret("MINIMART_METRICS_TOKEN", "minimart.metrics_token"),
         images_directory=str(raw.get("minimart.images.directory", "var/images")),

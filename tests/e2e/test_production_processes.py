@@ -56,6 +56,29 @@ def call(method: str, url: str, body: Any = None, token: str | None = None,
         return error.code, _decoded(error.read())
 
 
+def fetch(url: str, token: str | None = None, timeout: float = 30) -> tuple[int, Any, str]:
+    """Status, headers and text of a GET, whatever the status (pages, not only JSON)."""
+    request = urllib.request.Request(url)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.headers, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read().decode()
+
+
+def assert_unavailable(answer: tuple[int, Any, str], page: bool) -> None:
+    """The app's own 503, as JSON on /api and as a page elsewhere: not waitress's bare 500."""
+    status, headers, body = answer
+    assert status == 503, body
+    assert headers["X-Request-ID"] and headers["X-Content-Type-Options"] == "nosniff"
+    if page:
+        assert headers.get_content_type() == "text/html" and "<h1>Unavailable</h1>" in body
+    else:
+        assert json.loads(body)["error"]["code"] == "unavailable"
+
+
 def _decoded(body: bytes) -> Any:
     """JSON as the app answers it; a proxy's own error page as its text."""
     try:
@@ -201,12 +224,15 @@ def test_the_database_going_away_answers_503_fast_and_service_comes_back_by_itse
     through_proxy = url.set(port=proxy.port).render_as_string(hide_password=False)
     root = deployment.serve(env={"DATABASE_URL": through_proxy})
     assert call("GET", f"{root}/api/v1/items")[0] == 200
+    owner = sign_in(root, "owner@example.com", ADMIN_PASSWORD)
 
     proxy.stop()
     started = time.monotonic()
     status, body = call("GET", f"{root}/api/v1/items")
     assert (status, body["error"]["code"]) == (503, "unavailable")
     assert time.monotonic() - started < 6
+    assert_unavailable(fetch(f"{root}/api/v1/accounts/me", owner), page=False)
+    assert_unavailable(fetch(f"{root}/"), page=True)
     assert call("GET", f"{root}/readyz")[0] == 503
     assert call("GET", f"{root}/healthz")[0] == 200  # the process itself is alive
 
@@ -217,6 +243,8 @@ def test_the_database_going_away_answers_503_fast_and_service_comes_back_by_itse
             assert time.monotonic() < deadline, "service did not recover"
             time.sleep(0.5)
         assert call("GET", f"{root}/readyz")[0] == 200
+        assert call("GET", f"{root}/api/v1/accounts/me", token=owner)[0] == 200
+        assert fetch(f"{root}/")[0] == 200
     finally:
         proxy.stop()
 

@@ -231,3 +231,97 @@ def test_the_account_list_is_not_readable(testapp, make_account):
     response = testapp.get(ACCOUNTS, headers=headers, status="*")
     assert response.status_int in {404, 405}
     assert response.json["error"]["code"] in {"not_found", "method_not_allowed"}
+
+
+# --- abuse: sign-ups per address, hashing slots ------------------------------------------------
+
+ATTACKER, NEIGHBOUR = "203.0.113.7", "198.51.100.2"
+
+
+@pytest.fixture
+def app_settings(app_settings: dict[str, Any]) -> dict[str, Any]:
+    """Three sign-ups an hour per address, and a short wait for a hashing slot. Webtest
+    sends no client address unless a test gives one, so other tests are not limited."""
+    return {**app_settings, "minimart.registration.max_per_address": "3",
+            "minimart.argon2.max_concurrent": "1", "minimart.argon2.max_wait_seconds": "0.05"}
+
+
+def sign_up_from(testapp: Any, address: str, n: int, status: int = 201, **body: Any) -> Any:
+    return testapp.post_json(ACCOUNTS, {"email": f"new{n}@example.com", "password": PASSWORD,
+                                        "name": f"New {n}", **body},
+                             status=status, extra_environ={"REMOTE_ADDR": address})
+
+
+def counters(app: Any, table: str) -> dict[str, int]:
+    with app.registry.container.engine.connect() as connection:
+        return dict(connection.execute(text(f"SELECT key, count FROM {table}")).all())
+
+
+def test_sign_ups_from_one_address_past_the_limit_answer_429_with_retry_after(app, testapp):
+    for n in range(3):
+        sign_up_from(testapp, ATTACKER, n)
+
+    response = sign_up_from(testapp, ATTACKER, 3, status=429)
+
+    error = assert_error(response, 429, "rate_limited")
+    retry_after = int(response.headers["Retry-After"])
+    assert 3590 <= retry_after <= 3601
+    assert error["details"] == {"retry_after": retry_after}
+    assert "try again in 60 minutes" in error["message"]
+    assert account_count(app) == 3
+    assert counters(app, "registration_attempts") == {f"address:{ATTACKER}": 3}
+    assert counters(app, "login_failures") == {}
+
+
+def test_the_sign_up_limit_of_one_address_leaves_another_address_alone(app, testapp):
+    for n in range(3):
+        sign_up_from(testapp, ATTACKER, n)
+    sign_up_from(testapp, ATTACKER, 3, status=429)
+
+    sign_up_from(testapp, NEIGHBOUR, 4)
+    register(testapp, "no-address@example.com")  # no client address known: not limited
+
+    assert account_count(app) == 5
+
+
+def test_refused_sign_ups_count_too_so_probing_for_taken_emails_is_limited(app, testapp):
+    register(testapp, "taken@example.com")
+    for _ in range(3):
+        assert_error(sign_up_from(testapp, ATTACKER, 0, status=409, email="Taken@example.com"),
+                     409, "email_taken")
+
+    assert_error(sign_up_from(testapp, ATTACKER, 1, status=429, email="Taken@example.com"),
+                 429, "rate_limited")
+
+
+def test_a_sign_up_that_finds_every_hashing_slot_busy_answers_503_and_keeps_nothing(
+        app, testapp):
+    with app.registry.container.hasher.slot():  # the only slot, held meanwhile
+        response = sign_up_from(testapp, ATTACKER, 0, status=503)
+
+    error = assert_error(response, 503, "unavailable")
+    assert "busy" in error["message"]
+    assert account_count(app) == 0
+    assert counters(app, "registration_attempts") == {}
+    sign_up_from(testapp, ATTACKER, 0)
+
+
+def test_a_sign_in_that_finds_every_hashing_slot_busy_answers_503_and_counts_nothing(
+        app, testapp):
+    register(testapp)
+    with app.registry.container.hasher.slot():
+        response = testapp.post_json(TOKEN, {"email": "ann@example.com", "password": PASSWORD},
+                                     status=503, extra_environ={"REMOTE_ADDR": ATTACKER})
+
+    assert_error(response, 503, "unavailable")
+    assert "access_token" not in response.text
+    assert counters(app, "login_failures") == {}
+    sign_in(testapp)
+
+
+def test_the_openapi_document_names_429_for_registration(testapp):
+    document = testapp.get("/api/v1/openapi.json").json
+    responses = document["paths"]["/api/v1/accounts"]["post"]["responses"]
+
+    assert responses["429"] == {"$ref": "#/components/responses/RateLimited"}
+    assert responses["503"] == {"$ref": "#/components/responses/Unavailable"}

@@ -9,12 +9,14 @@ import pytest
 from webtest import TestApp
 
 from minimart.domain.accounts import Actor
+from minimart.domain.errors import NotFound
 from tests.functional.conftest import PASSWORD
 from tests.functional.html_pages import (
     add_item,
     all_items,
     all_orders,
     csrf_token,
+    form_alert,
     get_item,
     sign_in,
     text_of,
@@ -283,3 +285,45 @@ def test_a_failure_behind_a_page_answers_an_html_page_not_json(app, testapp, mon
     response = testapp.get("/", status=500)
     assert response.content_type == "text/html"
     assert "nothing was changed" in response.text
+
+
+# --- abuse: sign-ups per address, hashing slots ------------------------------------------------
+
+@pytest.fixture
+def app_settings(app_settings):
+    """Two sign-ups an hour per address and one hashing slot with a short wait. Webtest sends
+    no client address unless a test gives one, so the other tests are not limited."""
+    return {**app_settings, "minimart.registration.max_per_address": "2",
+            "minimart.argon2.max_concurrent": "1", "minimart.argon2.max_wait_seconds": "0.05"}
+
+
+def sign_up_page(app, n: int, status: int):
+    """A visitor at 203.0.113.7 fills in the sign-up form; the answer."""
+    visitor = TestApp(app, extra_environ={"REMOTE_ADDR": "203.0.113.7"})
+    form = visitor.get("/register").forms["register-form"]
+    form["name"], form["email"], form["password"] = f"Eve {n}", f"eve{n}@example.com", PASSWORD
+    return form.submit(status=status)
+
+
+def test_the_sign_up_page_past_the_limit_says_when_to_try_again(app, in_transaction):
+    for n in range(2):
+        sign_up_page(app, n, status=303)
+
+    page = sign_up_page(app, 2, status=429)
+
+    assert form_alert(page) == ("Too many accounts were created from your network just now; "
+                                "please try again in 60 minutes.")
+    assert 3590 <= int(page.headers["Retry-After"]) <= 3601
+    assert page.forms["register-form"]["email"].value == "eve2@example.com"
+    with pytest.raises(NotFound):
+        in_transaction(lambda s: s.accounts.find_by_email("eve2@example.com"))
+
+
+def test_the_sign_up_page_says_so_when_every_hashing_slot_is_busy(app, in_transaction):
+    with app.registry.container.hasher.slot():
+        page = sign_up_page(app, 0, status=503)
+
+    assert "busy checking passwords" in form_alert(page)
+    with pytest.raises(NotFound):
+        in_transaction(lambda s: s.accounts.find_by_email("eve0@example.com"))
+    sign_up_page(app, 0, status=303)

@@ -567,6 +567,18 @@ def test_stock_adjustment_below_zero_answers_409_and_leaves_stock(testapp, staff
     assert testapp.get(f"{ITEMS}/{item['id']}").json["stock"] == 5
 
 
+def test_stock_adjustments_past_the_maximum_answer_422_and_never_overflow(testapp, staff, item):
+    url = f"{ITEMS}/{item['id']}/stock-adjustments"
+    testapp.post_json(url, {"delta": 10**9 - 5, "reason": "big delivery"}, headers=staff,
+                      status=201)
+    for _ in range(3):  # each within the per-request cap, together past the maximum
+        response = testapp.post_json(url, {"delta": 10**9, "reason": "again"}, headers=staff,
+                                     status=422)
+        error = assert_error(response, 422, "validation_failed")
+        assert error["details"] == {"delta": ["at most 0 more can be added"]}
+    assert testapp.get(f"{ITEMS}/{item['id']}").json["stock"] == 10**9
+
+
 def test_stock_adjustment_changes_the_etag(testapp, staff, item):
     url = f"{ITEMS}/{item['id']}"
     before = testapp.get(url).headers["ETag"]

@@ -18,8 +18,8 @@ from openapi_spec_validator import validate as validate_spec
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from minimart.domain.catalog import MAX_PRICE
 from minimart.entrypoints.web.api import openapi
-from minimart.entrypoints.web.api.items import MAX_PRICE
 
 PREFIX = "/api/v1"
 ITEMS = f"{PREFIX}/items"
@@ -401,6 +401,28 @@ def test_account_answers_match_the_document(testapp, responses):
 def test_error_answers_match_the_documented_envelope(testapp, responses, auth, path, method,
                                                      call):
     responses.check(path, method, call(testapp, auth("staff")))
+
+
+def test_a_refund_takes_an_optional_amount_and_its_answers_match_the_document(
+        testapp, responses, document, shop, auth):
+    op = operation(document, "/orders/{id}/refund", "post")
+    assert op["requestBody"]["required"] is False
+    amount = document["components"]["schemas"]["RefundIn"]["properties"]["amount"]
+    assert (amount["type"], amount["minimum"]) == ("integer", 1)
+    assert {"409", "415", "422"} <= set(op["responses"])
+    shopper, admin = auth("customer"), auth("admin")
+    order = testapp.post_json(f"{PREFIX}/orders", {
+        "lines": [{"item_id": shop["item"]["id"], "quantity": 2}],
+        "payment_method": "pm_card_visa"}, headers=shopper).json
+    path, url = f"{PREFIX}/orders/{{id}}/refund", f"{PREFIX}/orders/{order['id']}/refund"
+
+    part = testapp.post_json(url, {"amount": 100}, headers=admin)
+    assert (part.json["status"], part.json["payment"]["refunded"]) == ("paid", 100)
+    responses.check(path, "post", part)
+    responses.check(path, "post", testapp.post_json(url, {"amount": order["total"]},
+                                                    headers=admin, status=422))
+    responses.check(path, "post", testapp.post(url, headers=admin))
+    responses.check(path, "post", testapp.post(url, headers=admin, status=409))
 
 
 def test_an_undocumented_status_fails_the_check(testapp, responses):

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
+from sqlalchemy.exc import OperationalError
 from webtest import TestApp
 
 from minimart import make_app
+from minimart.adapters.sqlalchemy.database import make_engine, upgrade_schema
+from minimart.entrypoints.web.metrics import REGISTRY
+from minimart.entrypoints.web.security import SESSION_COOKIE
 from tests.conftest import FAST_ARGON2, TEST_JWT_SECRET
+from tests.functional.conftest import PASSWORD
 from tests.functional.envelope import assert_error
+from tests.functional.html_pages import sign_in
 
 ITEMS = "/api/v1/items"
 HEX_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -25,10 +33,10 @@ def app_on() -> Iterator[Callable[[str], TestApp]]:
     """Build the app on a database URL of the test's choosing (unmigrated, unreachable)."""
     built: list[Any] = []
 
-    def build(database_url: str) -> TestApp:
+    def build(database_url: str, **settings: str) -> TestApp:
         wsgi = make_app({"minimart.environment": "test", "minimart.database_url": database_url,
                          "minimart.jwt_secret": TEST_JWT_SECRET, "minimart.currency": "usd",
-                         **FAST_ARGON2}, environ={})
+                         **FAST_ARGON2, **settings}, environ={})
         built.append(wsgi)
         return TestApp(wsgi)
 
@@ -57,6 +65,16 @@ def test_readyz_answers_503_when_the_schema_is_not_current(app_on, tmp_path):
     empty.get("/healthz", status=200)
 
 
+@pytest.mark.postgres
+def test_readyz_asks_on_a_connection_of_its_own_while_requests_hold_the_whole_pool(
+        app_on, postgres_url):
+    shop = app_on(postgres_url, **{"minimart.database.pool_size": "1",
+                                   "minimart.database.max_overflow": "0",
+                                   "minimart.database.pool_timeout_seconds": "5"})
+    with shop.app.registry.container.engine.connect():  # the requests' only connection
+        assert shop.get("/readyz", status=200).json == {"status": "ready"}
+
+
 @pytest.mark.parametrize("unreachable", [
     pytest.param("sqlite:///{tmp}/no/such/dir/db.sqlite", id="sqlite-missing-directory"),
     pytest.param("postgresql+psycopg://postgres@127.0.0.1:1/test", id="postgresql-closed-port"),
@@ -72,6 +90,102 @@ def test_an_unreachable_database_answers_503_and_healthz_stays_up(app_on, tmp_pa
     assert_error(down.post_json("/api/v1/auth/token",
                                 {"email": "a@example.com", "password": "x" * 12},
                                 status=503), 503, "unavailable")
+
+
+@pytest.fixture
+def signed_in(app_on: Callable[[str], TestApp], tmp_path: Path) -> dict[str, str]:
+    """A bearer token and a page session cookie, from a working app with the tests' secret
+    (so the app whose database is away takes them as genuine)."""
+    url = f"sqlite:///{tmp_path / 'working.sqlite'}"
+    engine = make_engine(url)
+    upgrade_schema(engine)
+    engine.dispose()
+    working = app_on(url)
+    working.post_json("/api/v1/accounts", {"email": "ann@example.com", "password": PASSWORD,
+                                           "name": "Ann"}, status=201)
+    token = working.post_json("/api/v1/auth/token", {"email": "ann@example.com",
+                                                     "password": PASSWORD}).json
+    sign_in(working, "ann@example.com")
+    return {"token": token["access_token"], "cookie": working.cookies[SESSION_COOKIE]}
+
+
+def requests_counted(route: str, status: int) -> float:
+    return REGISTRY.get_sample_value("minimart_http_requests_total",
+                                     {"method": "GET", "route": route,
+                                      "status": str(status)}) or 0.0
+
+
+def database_failures(client: TestApp) -> list[object]:
+    """Grows by one with every failure of the app's database, failing to connect included."""
+    failures: list[object] = []
+    event.listen(client.app.registry.container.engine, "handle_error",
+                 lambda context: failures.append(context.original_exception))
+    return failures
+
+
+def assert_answered_by_the_app(response: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """Not waitress's bare 500: the app's request id, headers and one log line."""
+    request_id = response.headers["X-Request-ID"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "Content-Security-Policy" in response.headers
+    assert "Traceback" not in response.text
+    assert [r.status for r in caplog.records if getattr(r, "request_id", None) == request_id
+            ] == [response.status_int]
+
+
+@pytest.mark.parametrize("unreachable", [
+    pytest.param("sqlite:///{tmp}/no/such/dir/db.sqlite", id="sqlite-missing-directory"),
+    pytest.param("postgresql+psycopg://postgres@127.0.0.1:1/test", id="postgresql-closed-port"),
+])
+def test_an_unreachable_database_answers_signed_in_calls_with_json_and_pages_with_a_page(
+        app_on, tmp_path, unreachable, signed_in, caplog):
+    down = app_on(unreachable.format(tmp=tmp_path))
+    caplog.set_level(logging.INFO, logger="minimart.requests")
+    counted_before = requests_counted("api.accounts.me", 503)
+
+    response = down.get("/api/v1/accounts/me", status=503,
+                        headers={"Authorization": f"Bearer {signed_in['token']}"})
+    assert_error(response, 503, "unavailable")
+    assert_answered_by_the_app(response, caplog)
+    assert requests_counted("api.accounts.me", 503) == counted_before + 1
+    down.get("/healthz", status=200, headers={"Authorization": f"Bearer {signed_in['token']}"})
+
+    for cookie, paths in ((None, ("/", "/login")),
+                          (signed_in["cookie"], ("/", "/login", "/orders", "/admin"))):
+        if cookie is not None:
+            down.set_cookie(SESSION_COOKIE, cookie)
+        for path in paths:
+            failures = database_failures(down)
+            page = down.get(path, status=503)
+            assert len(failures) == 1  # the 503 page does not try the database again
+            assert page.content_type == "text/html"
+            assert "Unavailable" in page.html.select_one("h1").text
+            assert page.html.select_one("link[rel=stylesheet]")["href"].startswith("/static/")
+            assert_answered_by_the_app(page, caplog)
+        # an error page of its own shows its status, in the page that needs no database
+        missing = down.get("/no-such-page", status=404)
+        assert missing.html.select_one("h1").text == "Page not found"
+        assert_answered_by_the_app(missing, caplog)
+
+
+def database_down_above_the_views(request: Any) -> bool:
+    """A tm.activate_hook: it runs in pyramid_tm's tween, above the exception views, where
+    pyramid_tm's annotate_user used to look the caller up in the database."""
+    raise OperationalError("SELECT 1", {}, ConnectionRefusedError("refused"))
+
+
+def test_a_database_failure_above_the_exception_views_is_still_answered_by_the_app(
+        app_on, tmp_path, caplog):
+    failing = app_on(f"sqlite:///{tmp_path / 'db.sqlite'}",
+                     **{"tm.activate_hook": f"{__name__}.database_down_above_the_views"})
+    caplog.set_level(logging.INFO, logger="minimart.requests")
+
+    response = failing.get(ITEMS, status=503)
+    assert_error(response, 503, "unavailable")
+    assert_answered_by_the_app(response, caplog)
+    page = failing.get("/", status=503)
+    assert "Unavailable" in page.html.select_one("h1").text
+    assert_answered_by_the_app(page, caplog)
 
 
 def test_healthz_refuses_other_methods_with_json(testapp):

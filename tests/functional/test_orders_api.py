@@ -303,21 +303,29 @@ def test_a_declined_card_answers_402_and_the_stock_is_returned(
     assert order["payment"]["status"] == "declined"
 
 
-def test_provider_down_answers_503_and_a_replay_with_the_key_completes_the_order(
+def test_provider_down_answers_503_holding_nothing_and_a_retry_with_the_key_places_it(
         app, testapp, shopper, staff, tea):
     gateway = app.registry.container.payments
     body = order_body((tea["id"], 2), payment_method="pm_card_visa")
     gateway.down = True
     response = post_order(testapp, shopper, body, key="outage", status=503)
     assert_error(response, 503, "payment_provider_unavailable")
-    assert stock(testapp, tea["id"], staff) == 8  # the reservation stands, nothing lost
+    assert stock(testapp, tea["id"], staff) == 10  # the failed request holds no stock
     gateway.down = False
-    replay = testapp.post_json(ORDERS, body, headers={**shopper.headers,
-                                                      "Idempotency-Key": "outage"})
-    assert replay.status_int in (200, 201)
-    assert replay.json["status"] == "paid"
+    retry = post_order(testapp, shopper, body, key="outage", status=201)
+    assert retry.json["status"] == "paid"
     assert stock(testapp, tea["id"], staff) == 8
-    assert order_rows(app) == 1
+    assert order_rows(app) == 2  # the undone attempt stays on record, cancelled
+
+
+@pytest.mark.parametrize("payment_method", ["0", "tok_visa"])
+def test_a_payment_method_the_provider_refuses_answers_422_and_returns_the_stock(
+        app, testapp, shopper, staff, tea, payment_method):
+    response = post_order(testapp, shopper,
+                          order_body((tea["id"], 3), payment_method=payment_method), status=422)
+    assert_error(response, 422, "invalid_payment_method")
+    assert "payment_method" in response.json["error"]["details"]
+    assert stock(testapp, tea["id"], staff) == 10
 
 
 def test_an_order_body_that_is_not_json_answers_415_or_400(testapp, shopper, tea):

@@ -194,6 +194,19 @@ def test_failures_are_counted_in_the_database(app, testapp, shopper):
     assert rows == {f"account:{shopper['email']}": 2, f"address:{ATTACKER}": 2}
 
 
+def test_successful_sign_ins_leave_only_the_earlier_failures_counted(app, testapp, shopper):
+    """Each attempt is counted before its password is checked; a success clears its
+    account's count and gives its address's attempt back, leaving no empty row behind."""
+    fail(testapp, shopper["email"], times=2, address=ATTACKER)
+    sign_in(testapp, shopper["email"], address=ATTACKER)
+    sign_in(testapp, shopper["email"], address=NEIGHBOUR)
+
+    with app.registry.container.engine.connect() as connection:
+        rows = {row.key: row.count for row in connection.execute(
+            select(login_failures.c.key, login_failures.c.count))}
+    assert rows == {f"address:{ATTACKER}": 2}
+
+
 # --- password change ---------------------------------------------------------------------------
 
 def change_password(testapp: Any, token: str, current: str = PASSWORD,

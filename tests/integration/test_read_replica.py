@@ -7,13 +7,8 @@ standby's replay proves that browsing reads the replica while writes go to the p
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import transaction
@@ -25,43 +20,26 @@ from minimart.adapters.sqlalchemy.database import make_engine, upgrade_schema
 from minimart.domain.accounts import Actor, Role
 from tests.conftest import FAST_ARGON2, TEST_JWT_SECRET
 from tests.integration.conftest import free_port
+from tests.support.postgres_cluster import Cluster, as_postgres, cluster_directory
 
 pytestmark = pytest.mark.postgres
-
-PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"))), None)
-
-
-def as_postgres(*command: str) -> None:
-    subprocess.run(["runuser", "-u", "postgres", "--", *command], check=True,
-                   capture_output=True, timeout=120)
 
 
 @pytest.fixture(scope="module")
 def primary_and_replica() -> Iterator[tuple[str, str]]:
-    if PG_BIN is None or shutil.which("runuser") is None or os.geteuid() != 0:
-        pytest.skip("needs PostgreSQL's server binaries and root to run them as postgres")
-    root = Path(tempfile.mkdtemp(prefix="minimart-replica-"))
-    shutil.chown(root, "postgres", "postgres")
-    primary, standby = root / "primary", root / "standby"
-    p1, p2 = free_port(), free_port()
-    options = f"-c listen_addresses=127.0.0.1 -k {root} -c fsync=off"
-    as_postgres(str(PG_BIN / "initdb"), "-D", str(primary), "-A", "trust", "-U", "postgres")
-    as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(primary), "-l", str(root / "primary.log"),
-                "-o", f"-p {p1} {options}", "-w", "start")
-    try:
-        as_postgres(str(PG_BIN / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(p1),
-                    "-U", "postgres", "-D", str(standby), "-R", "-X", "stream")
-        as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(standby), "-l",
-                    str(root / "standby.log"), "-o", f"-p {p2} {options}", "-w", "start")
-        yield (f"postgresql+psycopg://postgres@127.0.0.1:{p1}/postgres",
-               f"postgresql+psycopg://postgres@127.0.0.1:{p2}/postgres")
-    finally:
-        for data in (standby, primary):
-            if data.exists():
-                subprocess.run(["runuser", "-u", "postgres", "--", str(PG_BIN / "pg_ctl"),
-                                "-D", str(data), "-m", "immediate", "stop"],
-                               capture_output=True, timeout=60)
-        shutil.rmtree(root, ignore_errors=True)
+    with cluster_directory("minimart-replica-") as root:
+        primary = Cluster(root, "primary", free_port())
+        standby = Cluster(root, "standby", free_port())
+        try:
+            primary.initdb().start()
+            as_postgres(str(primary.bin / "pg_basebackup"), "-h", "127.0.0.1", "-p",
+                        str(primary.port), "-U", "postgres", "-D", str(standby.data), "-R",
+                        "-X", "stream")
+            standby.start()
+            yield primary.url, standby.url
+        finally:
+            standby.stop()
+            primary.stop()
 
 
 def wait_until(check: object, timeout: float = 20) -> None:

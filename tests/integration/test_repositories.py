@@ -26,6 +26,7 @@ from minimart.adapters.memory import (
     MemoryAuditLog,
     MemoryEndedSignIns,
     MemoryItemRepository,
+    MemoryThrottle,
 )
 from minimart.adapters.sqlalchemy.database import (
     make_engine,
@@ -38,14 +39,24 @@ from minimart.adapters.sqlalchemy.repositories import (
     SqlAlchemyAuditLog,
     SqlAlchemyEndedSignIns,
     SqlAlchemyItemRepository,
+    SqlAlchemyLoginThrottle,
+    SqlAlchemyRegistrationThrottle,
 )
 from minimart.adapters.sqlalchemy.tables import metadata
 from minimart.domain.accounts import Account, Role
 from minimart.domain.audit import AuditEvent, AuditQuery
-from minimart.domain.catalog import Item, ItemQuery, ItemSort, PageAfter, sort_value
+from minimart.domain.catalog import (
+    MAX_STOCK,
+    Item,
+    ItemQuery,
+    ItemSort,
+    PageAfter,
+    sort_value,
+)
 from minimart.domain.errors import Conflict
 from minimart.domain.ids import new_id
 from minimart.domain.money import Money
+from minimart.domain.orders import Shortage
 
 CURRENCY = "usd"
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -72,6 +83,8 @@ class Repos:
     accounts: Any
     audit: Any
     ended_sign_ins: Any
+    sign_ins: Any = None
+    registrations: Any = None
 
 
 class MemoryStore:
@@ -79,7 +92,7 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self.repos = Repos(MemoryItemRepository(), MemoryAccountRepository(), MemoryAuditLog(),
-                           MemoryEndedSignIns())
+                           MemoryEndedSignIns(), MemoryThrottle(), MemoryThrottle())
 
     def work(self, job: Callable[[Repos], Any]) -> Any:
         return job(self.repos)
@@ -104,7 +117,8 @@ class SqlStore:
         session = tm_session(self.factory, manager)
         return Repos(SqlAlchemyItemRepository(session, CURRENCY),
                      SqlAlchemyAccountRepository(session), SqlAlchemyAuditLog(session),
-                     SqlAlchemyEndedSignIns(session))
+                     SqlAlchemyEndedSignIns(session), SqlAlchemyLoginThrottle(session),
+                     SqlAlchemyRegistrationThrottle(session))
 
     def work(self, job: Callable[[Repos], Any]) -> Any:
         """Run job in a transaction committed by the manager (aborted if job raises)."""
@@ -417,6 +431,35 @@ class ItemRepositoryContract:
         assert result is None
         assert get(store, item.id) == item
 
+    def test_adjust_stock_never_goes_above_the_maximum(self, store):
+        item = make_item(stock=MAX_STOCK - 5)
+        add_items(store, item)
+
+        assert store.work(lambda r: r.items.adjust_stock(item.id, 6, T0)) is None
+        assert store.work(lambda r: r.items.adjust_stock(item.id, 5, T0)).stock == MAX_STOCK
+
+    def test_released_stock_is_capped_at_the_maximum_and_never_overflows(self, store):
+        """Units adjusted in while others were held: returning them must not overflow the
+        column (an order that can never be cancelled, an expiry run that always fails)."""
+        item = make_item(stock=MAX_STOCK - 1)
+        add_items(store, item)
+
+        store.work(lambda r: r.items.release_stock({item.id: 1000}, T0))
+        store.work(lambda r: r.items.release_stock({item.id: MAX_STOCK}, T0))
+
+        assert get(store, item.id).stock == MAX_STOCK
+
+    def test_reserve_stock_reports_every_short_line_and_takes_nothing(self, store):
+        plenty, few, none = make_item(stock=9), make_item(stock=2), make_item(stock=0)
+        add_items(store, plenty, few, none)
+
+        shortages = store.work(lambda r: r.items.reserve_stock(
+            {plenty.id: 3, few.id: 3, none.id: 1}, T0))
+
+        assert sorted(shortages, key=lambda s: s.item_id) == sorted(
+            [Shortage(few.id, 3, 2), Shortage(none.id, 1, 0)], key=lambda s: s.item_id)
+        assert [get(store, i.id).stock for i in (plenty, few, none)] == [9, 2, 0]
+
     def test_adjust_stock_of_a_missing_item_changes_nothing(self, store):
         assert store.work(lambda r: r.items.adjust_stock(new_id(), 5, T0)) is None
         assert store.read(lambda r: r.items.count()) == 0
@@ -546,8 +589,85 @@ class EndedSignInsContract:
         assert store.read(lambda r: r.ended_sign_ins.has_ended("new")) is True
 
 
+WINDOW = timedelta(minutes=15)
+THROTTLES = pytest.mark.parametrize("which", ["sign_ins", "registrations"])
+
+
+def take(store: Any, which: str, key: str = "address:203.0.113.7", limit: int = 3,
+         at: datetime = T0) -> datetime | None:
+    return store.work(lambda r: getattr(r, which).take(key, limit, at, WINDOW))
+
+
+def takes(store: Any, which: str, times: int, **given: Any) -> list[datetime | None]:
+    return [take(store, which, **given) for _ in range(times)]
+
+
+class ThrottleContract:
+    @pytest.fixture(params=["sign_ins", "registrations"])
+    def which(self, request: pytest.FixtureRequest) -> str:
+        """The login throttle and the registration throttle keep the same promises."""
+        return request.param
+
+    def test_attempts_count_up_to_the_limit_then_are_refused_until_the_window_ends(
+            self, store, which):
+        assert takes(store, which, 3) == [None] * 3
+
+        assert take(store, which) == T0 + WINDOW
+        assert take(store, which, at=T0 + timedelta(minutes=5)) == T0 + WINDOW
+
+    def test_a_refused_attempt_counts_nothing(self, store, which):
+        takes(store, which, 5)
+        store.work(lambda r: getattr(r, which).give_back("address:203.0.113.7"))
+
+        assert take(store, which) is None
+        assert take(store, which) == T0 + WINDOW
+
+    def test_a_new_window_starts_when_the_old_one_has_passed(self, store, which):
+        takes(store, which, 3)
+        assert take(store, which, at=T0 + WINDOW - timedelta(seconds=1)) == T0 + WINDOW
+
+        later = T0 + WINDOW
+        assert takes(store, which, 3, at=later) == [None] * 3
+        assert take(store, which, at=later) == later + WINDOW
+
+    def test_a_limit_lower_than_the_count_refuses(self, store, which):
+        takes(store, which, 3, limit=10)
+
+        assert take(store, which, limit=3) == T0 + WINDOW
+        assert take(store, which, limit=4) is None
+
+    def test_give_back_uncounts_one_and_a_count_of_none_is_forgotten(self, store, which):
+        takes(store, which, 2)
+        for _ in range(3):  # once more than counted: harmless
+            store.work(lambda r: getattr(r, which).give_back("address:203.0.113.7"))
+
+        assert takes(store, which, 3) == [None] * 3
+        assert take(store, which) == T0 + WINDOW
+
+    def test_giving_back_keeps_the_windows_start(self, store, which):
+        takes(store, which, 3)
+        store.work(lambda r: getattr(r, which).give_back("address:203.0.113.7"))
+
+        assert take(store, which, at=T0 + timedelta(minutes=10)) is None
+        assert take(store, which, at=T0 + timedelta(minutes=10)) == T0 + WINDOW
+
+    def test_clear_forgets_the_count(self, store, which):
+        takes(store, which, 3)
+        store.work(lambda r: getattr(r, which).clear("address:203.0.113.7"))
+
+        assert takes(store, which, 3) == [None] * 3
+
+    def test_keys_and_throttles_are_counted_apart(self, store, which):
+        other = "registrations" if which == "sign_ins" else "sign_ins"
+        takes(store, which, 3)
+
+        assert take(store, which, key="address:198.51.100.2") is None
+        assert take(store, which, key="account:shopper@example.com") is None
+        assert take(store, other) is None
+
+
 class Contracts(ItemRepositoryContract, AccountRepositoryContract, AuditLogContract,
-                EndedSignInsContract):
+                EndedSignInsContract, ThrottleContract):
     pass
 
 
@@ -614,6 +734,22 @@ def postgres_store(postgres_url: str) -> Iterator[SqlStore]:
     store = SqlStore(postgres_url)
     yield store
     store.close()
+
+
+@pytest.mark.postgres
+@THROTTLES
+def test_of_forty_racing_attempts_exactly_the_limits_worth_are_counted(postgres_store, which):
+    start = threading.Barrier(40)
+
+    def attempt(_: int) -> datetime | None:
+        start.wait(timeout=10)
+        return take(postgres_store, which, limit=5)
+
+    with ThreadPoolExecutor(max_workers=40) as pool:
+        results = list(pool.map(attempt, range(40)))
+
+    assert results.count(None) == 5
+    assert results.count(T0 + WINDOW) == 35
 
 
 @pytest.mark.postgres

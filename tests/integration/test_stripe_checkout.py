@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -192,17 +193,14 @@ def test_stripe_failing_at_any_step_of_placing_an_order_leaves_no_charge_without
     failed = client.post_json("/api/v1/orders", order_body(item_id), headers=shopper,
                               status=503)
     assert failed.json["error"]["code"] == "payment_provider_unavailable"
+    # The failed request holds nothing: its order is cancelled with the stock back.
     [pending] = client.get("/api/v1/orders", headers=shopper).json["data"]
-    assert pending["status"] == "pending_payment"
-    assert stock(app, item_id) == 3  # reserved, not lost
-
-    # The order expires; a charge Stripe made meanwhile is reported by its webhook
-    # (the intent carries the order id) and returned, never kept without an order.
-    with container.engine.begin() as connection:
-        connection.execute(text(
-            "UPDATE orders SET created_at = created_at - interval '2 hours'"))
-    assert _work(app, lambda s: s.orders.expire_pending(Actor.system())) == 1
+    assert pending["status"] == "cancelled"
     assert stock(app, item_id) == 5
+    assert _work(app, lambda s: s.orders.expire_pending(Actor.system())) == 0
+
+    # A charge Stripe made meanwhile is reported by its webhook (the intent carries the
+    # order id) and returned, never kept without an order.
     for intent in intents_of(stripe_client, pending["id"]):
         payload = event_payload("payment_intent.succeeded", intent_object(
             intent.id, intent.amount, order_id=pending["id"]))
@@ -212,3 +210,71 @@ def test_stripe_failing_at_any_step_of_placing_an_order_leaves_no_charge_without
         refunds = stripe_client.v1.refunds.list(params={"payment_intent": intent.id}).data
         assert sum(r.amount for r in refunds) == intent.amount
     assert bool(charged) == (step == "create_intent" and after_stripe_acted)
+
+
+# --- refunds at Stripe ---------------------------------------------------------------------
+
+@pytest.fixture
+def admin(app: Any) -> dict[str, str]:
+    account = _work(app, lambda s: s.accounts.create_account(
+        "admin@example.com", "a long password", "Admin", Role.ADMIN, Actor.system()))
+    return {"Authorization": f"Bearer {app.registry.token_codec.issue(account)}"}
+
+
+def stripe_refunds(client: stripe.StripeClient, order: dict[str, Any]) -> list[int]:
+    return sorted(r.amount for r in client.v1.refunds.list(params={
+        "payment_intent": order["payment"]["payment_intent_id"], "limit": 100}).data)
+
+
+def test_twenty_racing_refunds_and_cancels_make_one_refund_at_stripe(
+        app, shopper, admin, item_id, stripe_client):
+    """localstripe, unlike Stripe, ignores idempotency keys: every call it gets pays out."""
+    order = TestApp(app).post_json("/api/v1/orders", order_body(item_id),
+                                   headers=shopper).json
+    calls = [(f"/api/v1/orders/{order['id']}/refund", admin) if n % 2 else
+             (f"/api/v1/orders/{order['id']}/cancel", shopper) for n in range(20)]
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        statuses = Counter(pool.map(lambda call: TestApp(app).post(
+            call[0], headers=call[1], expect_errors=True).status_int, calls))
+
+    assert set(statuses) <= {200, 409}, statuses
+    assert stripe_refunds(stripe_client, order) == [4800]
+    assert stock(app, item_id) == 5
+
+
+def test_partial_refunds_are_separate_refunds_at_stripe(app, shopper, admin, item_id,
+                                                        stripe_client):
+    client = TestApp(app)
+    order = client.post_json("/api/v1/orders", order_body(item_id), headers=shopper).json
+    url = f"/api/v1/orders/{order['id']}/refund"
+
+    assert client.post_json(url, {"amount": 1000}, headers=admin).json["status"] == "paid"
+    assert client.post_json(url, {"amount": 1000}, headers=admin).json["status"] == "paid"
+    assert stock(app, item_id) == 3
+    assert client.post(url, headers=admin).json["status"] == "refunded"
+
+    assert stripe_refunds(stripe_client, order) == [1000, 1000, 2800]
+    assert stock(app, item_id) == 5
+
+
+def test_a_refund_stripe_did_not_get_is_sent_by_reconcile_once(
+        app, shopper, admin, item_id, stripe_client, monkeypatch):
+    client = TestApp(app)
+    order = client.post_json("/api/v1/orders", order_body(item_id), headers=shopper).json
+    container = app.registry.container
+    monkeypatch.setattr(container, "payments", FlakyStripe(container.payments, "refund",
+                                                           after_stripe_acted=False))
+
+    failed = client.post_json(f"/api/v1/orders/{order['id']}/refund", {"amount": 1800},
+                              headers=admin, status=503)
+    assert failed.json["error"]["code"] == "payment_provider_unavailable"
+    assert stripe_refunds(stripe_client, order) == []
+
+    report = _work(app, lambda s: s.payments.reconcile(Actor.system(), timedelta(minutes=5)))
+    again = _work(app, lambda s: s.payments.reconcile(Actor.system(), timedelta(minutes=5)))
+
+    assert (report.refunds_finished, again.refunds_finished) == (1, 0)
+    assert stripe_refunds(stripe_client, order) == [1800]
+    stored = client.get(f"/api/v1/orders/{order['id']}", headers=admin).json
+    assert (stored["status"], stored["payment"]["refunded"]) == ("paid", 1800)

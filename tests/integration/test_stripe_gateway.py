@@ -15,7 +15,11 @@ import stripe
 from minimart.adapters.stripe_gateway import StripePaymentGateway
 from minimart.domain.ids import new_id
 from minimart.domain.money import Money
-from minimart.domain.payments import PaymentProviderUnavailable, PaymentStatus
+from minimart.domain.payments import (
+    PaymentMethodRefused,
+    PaymentProviderUnavailable,
+    PaymentStatus,
+)
 from tests.integration.conftest import free_port
 from tests.support.tcp_proxy import TcpProxy
 
@@ -126,3 +130,13 @@ def test_a_stripe_slower_than_the_timeout_fails_within_the_bound_as_unavailable(
         assert seconds_to_give_up(f"http://127.0.0.1:{slow.port}", timeout_seconds=1) < 4.5
     finally:
         slow.stop()
+
+
+@pytest.mark.parametrize("payment_method", ["0", "pm_no_such_method"])
+def test_a_payment_method_stripe_refuses_is_the_clients_mistake_not_an_outage(gateway,
+                                                                           payment_method):
+    with pytest.raises(PaymentMethodRefused) as refused:
+        gateway.create_intent(order_id=f"ord-{new_id()}", amount=usd(500), customer_id=None,
+                              payment_method=payment_method,
+                              idempotency_key=f"order-{new_id()}-intent")
+    assert refused.value.code == "invalid_payment_method"

@@ -1,5 +1,5 @@
-"""A TCP proxy on loopback that a test can cut, restore or slow down: the database or the
-payment provider "going away" without touching the real server."""
+"""A TCP proxy on loopback that a test can cut, restore, slow down or hang: the database or
+the payment provider "going away" without touching the real server."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ class TcpProxy:
         self._listener: socket.socket | None = None
         self._connections: list[socket.socket] = []
         self._lock = threading.Lock()
+        self._flowing = threading.Event()
+        self._flowing.set()
 
     @property
     def port(self) -> int:
@@ -33,8 +35,18 @@ class TcpProxy:
         threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
         return self
 
+    def hang(self) -> None:
+        """Accept connections and take in data, but pass nothing on, either way: a server
+        that is alive to the kernel but does not answer (frozen, a hung host)."""
+        self._flowing.clear()
+
+    def resume(self) -> None:
+        """Pass on what was held back and flow again."""
+        self._flowing.set()
+
     def stop(self) -> None:
         """Refuse new connections and cut the open ones, as a crashed server would."""
+        self._flowing.set()  # held-back data meets the cut connections, and the pumps end
         with self._lock:
             if self._listener is not None:
                 # shutdown wakes the thread blocked in accept(); close alone would not
@@ -71,6 +83,7 @@ class TcpProxy:
             while data := source.recv(65536):
                 if outbound and self.delay_seconds:
                     time.sleep(self.delay_seconds)
+                self._flowing.wait()
                 target.sendall(data)
         except OSError:
             pass

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -17,7 +18,7 @@ from minimart.adapters.memory import (
     MemoryAccountRepository,
     MemoryAuditLog,
     MemoryEndedSignIns,
-    MemoryLoginThrottle,
+    MemoryThrottle,
     MemoryUnitOfWork,
     PlainTextPasswordHasher,
 )
@@ -29,14 +30,17 @@ from minimart.domain.accounts import (
     LoginPolicy,
     OtpRequired,
     RateLimited,
+    RegistrationPolicy,
     Role,
 )
 from minimart.domain.audit import AuditEvent, AuditQuery, AuditService
 from minimart.domain.errors import (
+    Conflict,
     Forbidden,
     InvalidCredentials,
     InvalidState,
     Unauthenticated,
+    Unavailable,
     ValidationFailed,
 )
 
@@ -51,7 +55,7 @@ class CommitSpy(MemoryUnitOfWork):
     """Remembers what the throttle held at each commit, to prove a failure is committed
     before the sign-in fails."""
 
-    def __init__(self, throttle: MemoryLoginThrottle) -> None:
+    def __init__(self, throttle: MemoryThrottle) -> None:
         super().__init__()
         self._throttle = throttle
         self.seen: list[dict[str, tuple[int, datetime]]] = []
@@ -79,19 +83,24 @@ class Shop:
     """An AccountService and every fake behind it, for the test to inspect and steer."""
 
     policy: LoginPolicy = field(default_factory=LoginPolicy)
+    registration_policy: RegistrationPolicy = field(default_factory=RegistrationPolicy)
     hasher: PlainTextPasswordHasher = field(default_factory=PlainTextPasswordHasher)
     clock: FixedClock = field(default_factory=FixedClock)
     repo: MemoryAccountRepository = field(default_factory=MemoryAccountRepository)
     audit: MemoryAuditLog = field(default_factory=MemoryAuditLog)
-    throttle: MemoryLoginThrottle = field(default_factory=MemoryLoginThrottle)
+    throttle: MemoryThrottle = field(default_factory=MemoryThrottle)
+    registrations: MemoryThrottle = field(default_factory=MemoryThrottle)
     ended: MemoryEndedSignIns = field(default_factory=MemoryEndedSignIns)
     otp: FakeOneTimePasswords = field(default_factory=FakeOneTimePasswords)
 
     def __post_init__(self) -> None:
         self.uow = CommitSpy(self.throttle)
         self.accounts = AccountService(self.repo, self.hasher, self.audit, self.clock,
-                                       throttle=self.throttle, otp=self.otp, uow=self.uow,
-                                       policy=self.policy, ended_sign_ins=self.ended)
+                                       throttle=self.throttle,
+                                       registrations=self.registrations, otp=self.otp,
+                                       uow=self.uow, policy=self.policy,
+                                       registration_policy=self.registration_policy,
+                                       ended_sign_ins=self.ended)
 
     def make(self, email: str = SHOPPER, role: Role = Role.CUSTOMER) -> Account:
         return self.accounts.create_account(email, PASSWORD, role.title(), role,
@@ -319,12 +328,276 @@ def test_every_failure_commits_once_and_an_unknown_email_commits_too(shop):
     assert shop.uow.seen[2]["account:" + SHOPPER][0] == 3
 
 
-def test_a_successful_sign_in_needs_no_intermediate_commit(shop):
+def test_a_successful_sign_in_commits_its_attempt_first_and_leaves_nothing_counted(shop):
     shop.make()
+    now = shop.clock.now()
 
     shop.sign_in(client="203.0.113.7")
 
-    assert shop.uow.commits == 0
+    assert shop.uow.seen == [{"account:" + SHOPPER: (1, now), "address:203.0.113.7": (1, now)}]
+    assert shop.throttle.counters == {}
+
+
+# --- attempts are counted before the password is checked ----------------------------------------
+
+def test_an_attempt_is_counted_and_committed_before_its_password_is_checked(shop):
+    shop.make()
+    seen_at_check: list[tuple[int, dict[str, tuple[int, datetime]]]] = []
+    shop.hasher.verify = lambda h, p: seen_at_check.append(  # type: ignore[method-assign]
+        (shop.uow.commits, dict(shop.throttle.counters))) or False
+
+    shop.fail(client="203.0.113.7")
+
+    [(commits, counters)] = seen_at_check
+    assert commits == 1
+    assert {key: count for key, (count, _) in counters.items()} == {
+        "account:" + SHOPPER: 1, "address:203.0.113.7": 1}
+
+
+def overlapping(attempts: int, attempt: Callable[[], None]) -> Callable[[str, str], bool]:
+    """A hasher's verify (or hash) during which every attempt still to come arrives, as if
+    they all raced: the first attempt's check is still running when the second starts, and
+    so on."""
+    left = [attempts - 1]
+
+    def check(*_: str) -> bool:
+        while left[0] > 0:
+            left[0] -= 1
+            attempt()
+        return False
+
+    return check
+
+
+def test_forty_overlapping_guesses_get_only_the_limits_worth_of_password_checks(shop):
+    shop.make()
+    checks: list[str] = []
+    refused: list[str] = []
+
+    def guess() -> None:
+        try:
+            shop.sign_in(password="a guess")
+        except (InvalidCredentials, RateLimited) as error:
+            refused.append(error.code)
+
+    race = overlapping(40, guess)
+    shop.hasher.verify = lambda h, p: checks.append(p) or race(h, p)  # type: ignore[method-assign]
+
+    guess()
+
+    assert len(checks) == 5
+    assert sorted(refused) == ["invalid_credentials"] * 5 + ["rate_limited"] * 35
+    assert shop.throttle.counters["account:" + SHOPPER][0] == 5
+
+
+def test_refused_by_the_address_limit_counts_nothing_against_the_account(nat_shop):
+    nat_shop.make()
+    for n in range(8):
+        nat_shop.fail(f"guess{n}@example.com", client="203.0.113.7")
+
+    nat_shop.limited(SHOPPER, client="203.0.113.7")
+
+    assert "account:" + SHOPPER not in nat_shop.throttle.counters
+
+
+def test_successful_sign_ins_never_use_up_the_address_limit(nat_shop):
+    account = nat_shop.make()
+
+    for _ in range(20):
+        assert nat_shop.sign_in(client="203.0.113.7") == account
+
+    assert nat_shop.throttle.counters == {}
+
+
+def test_a_successful_sign_in_gives_back_only_its_own_attempt_from_the_address(nat_shop):
+    nat_shop.make()
+    nat_shop.fail("guess@example.com", times=3, client="203.0.113.7")
+
+    nat_shop.sign_in(client="203.0.113.7")
+
+    assert nat_shop.throttle.counters["address:203.0.113.7"][0] == 3
+
+
+def test_a_right_password_waiting_for_its_second_factor_is_no_failure(shop, enrolled):
+    for _ in range(8):
+        with pytest.raises(OtpRequired):
+            shop.sign_in(CLERK, client="203.0.113.7")
+
+    assert shop.throttle.counters == {}
+    assert shop.uow.seen[-1] == {}  # given back, committed, though the request fails
+    assert shop.sign_in(CLERK, otp=shop.code(enrolled[0])).id == enrolled[0].id
+
+
+def test_a_strict_shops_refusal_of_a_right_staff_password_is_no_failure(strict_shop):
+    strict_shop.make(CLERK, Role.STAFF)
+    for _ in range(8):
+        with pytest.raises(Forbidden):
+            strict_shop.sign_in(CLERK, client="203.0.113.7")
+
+    assert strict_shop.throttle.counters == {}
+
+
+def busy(*_: str) -> bool:
+    raise Unavailable("the server is busy checking passwords")
+
+
+def test_a_sign_in_that_finds_no_hashing_slot_is_not_counted(nat_shop):
+    account = nat_shop.make()
+    nat_shop.hasher.verify = busy  # type: ignore[method-assign]
+
+    for _ in range(10):
+        with pytest.raises(Unavailable):
+            nat_shop.sign_in(password="maybe right", client="203.0.113.7")
+
+    assert nat_shop.throttle.counters == {}
+    assert nat_shop.uow.seen[-1] == {}  # given back, committed, though the request fails
+    del nat_shop.hasher.verify
+    assert nat_shop.sign_in(client="203.0.113.7") == account
+
+
+def test_a_rehash_that_finds_no_hashing_slot_waits_for_the_next_sign_in():
+    shop = Shop(hasher=RehashingHasher())
+    account = shop.make()
+    shop.repo.set_password_hash(account.id, "plain$" + PASSWORD)
+    shop.hasher.hash = busy  # type: ignore[method-assign]
+
+    assert shop.sign_in().id == account.id
+    assert shop.stored(account).password_hash == "plain$" + PASSWORD
+
+
+# --- registrations per client address -----------------------------------------------------------
+
+class SpyingHasher(PlainTextPasswordHasher):
+    """Remembers what the registration counters held each time it hashed."""
+
+    def __init__(self) -> None:
+        self.hashed: list[dict[str, tuple[int, datetime]]] = []
+        self.registrations: MemoryThrottle | None = None
+
+    def hash(self, password: str) -> str:
+        assert self.registrations is not None
+        self.hashed.append(dict(self.registrations.counters))
+        return super().hash(password)
+
+
+@pytest.fixture
+def signups() -> Shop:
+    shop = Shop(registration_policy=RegistrationPolicy(max_per_address=3,
+                                                       window=timedelta(hours=1)),
+                hasher=SpyingHasher())
+    shop.hasher.registrations = shop.registrations  # type: ignore[attr-defined]
+    return shop
+
+
+def sign_up(shop: Shop, n: int, client: str | None = "203.0.113.7",
+            password: str = PASSWORD) -> Account:
+    return shop.accounts.register(f"new{n}@example.com", password, f"New {n}",
+                                  Actor.anonymous(), client=client)
+
+
+def refused_sign_up(shop: Shop, n: int, client: str = "203.0.113.7") -> RateLimited:
+    with pytest.raises(RateLimited) as raised:
+        sign_up(shop, n, client)
+    return raised.value
+
+
+def test_sign_ups_from_one_address_stop_at_the_limit_with_retry_after(signups):
+    for n in range(3):
+        sign_up(signups, n)
+    hashes = len(signups.hasher.hashed)  # type: ignore[attr-defined]
+
+    refused = refused_sign_up(signups, 3)
+
+    assert refused.code == "rate_limited"
+    assert 3600 - 2 <= refused.retry_after <= 3601
+    assert refused.details == {"retry_after": refused.retry_after}
+    assert "60 minutes" in refused.message
+    assert len(signups.hasher.hashed) == hashes  # type: ignore[attr-defined]
+    assert signups.repo.get_by_email("new3@example.com") is None
+
+
+def test_a_sign_up_is_counted_and_committed_before_its_password_is_hashed(signups):
+    sign_up(signups, 0)
+
+    assert signups.hasher.hashed == [  # type: ignore[attr-defined]
+        {"address:203.0.113.7": (1, signups.clock.now())}]
+    assert signups.uow.commits == 1
+
+
+def test_the_sign_up_limit_tells_the_minutes_left_and_ends_with_its_window(signups):
+    for n in range(3):
+        sign_up(signups, n)
+    signups.clock.advance(minutes=59, seconds=30)
+
+    assert "a minute" in refused_sign_up(signups, 3).message
+    signups.clock.advance(seconds=30)
+    sign_up(signups, 3)
+
+
+def test_other_addresses_and_the_owners_cli_are_not_held_by_one_addresss_limit(signups):
+    for n in range(3):
+        sign_up(signups, n)
+
+    sign_up(signups, 3, client="198.51.100.2")
+    sign_up(signups, 4, client=None)
+    signups.accounts.create_account("clerk@example.com", PASSWORD, "Clerk", Role.STAFF,
+                                    Actor.system())
+
+
+def test_refused_sign_ups_count_too_so_probing_for_taken_emails_is_limited(signups):
+    signups.make()
+    for _ in range(3):
+        with pytest.raises(Conflict):
+            signups.accounts.register(SHOPPER, PASSWORD, "Sam", Actor.anonymous(),
+                                      client="203.0.113.7")
+
+    refused_sign_up(signups, 0)
+
+
+def test_a_password_the_rules_refuse_costs_no_sign_up(signups):
+    for _ in range(5):
+        with pytest.raises(ValidationFailed):
+            sign_up(signups, 0, password="short")
+
+    sign_up(signups, 0)
+    assert signups.registrations.counters["address:203.0.113.7"][0] == 1
+
+
+def test_sign_ups_overlapping_in_time_get_only_the_limits_worth_of_hashes(signups):
+    refused: list[str] = []
+    numbers = iter(range(100))
+
+    def attempt() -> None:
+        try:
+            sign_up(signups, next(numbers))
+        except RateLimited as error:
+            refused.append(error.code)
+
+    race = overlapping(40, attempt)
+    hashes: list[str] = []
+
+    def slow_hash(password: str) -> str:
+        hashes.append(password)
+        race(password)
+        return "plain$" + password
+
+    signups.hasher.hash = slow_hash  # type: ignore[method-assign]
+
+    attempt()
+
+    assert len(hashes) == 3
+    assert refused == ["rate_limited"] * 37
+
+
+def test_sign_ups_and_failed_sign_ins_are_counted_apart(signups):
+    signups.make()
+    signups.fail(times=4, client="203.0.113.7")
+
+    for n in range(3):
+        sign_up(signups, n)
+
+    assert signups.throttle.counters["address:203.0.113.7"][0] == 4
+    assert signups.registrations.counters["address:203.0.113.7"][0] == 3
 
 
 # --- tokens: password change, disabling, rehashing --------------------------------------------
@@ -833,3 +1106,16 @@ def test_a_browser_sign_in_of_a_disabled_account_opens_nothing(shop):
 
     assert shop.accounts.find_signed_in(account.id, account.token_generation,
                                         "sign-in-1") is None
+
+
+def test_a_sign_up_that_finds_no_hashing_slot_is_not_counted(signups):
+    signups.hasher.hash = busy  # type: ignore[method-assign]
+
+    for n in range(5):
+        with pytest.raises(Unavailable):
+            sign_up(signups, n)
+
+    assert signups.registrations.counters == {}
+    assert signups.repo.get_by_email("new0@example.com") is None
+    del signups.hasher.hash
+    sign_up(signups, 0)

@@ -10,7 +10,7 @@ from minimart.adapters.memory import (
     MemoryAccountRepository,
     MemoryAuditLog,
     MemoryEndedSignIns,
-    MemoryLoginThrottle,
+    MemoryThrottle,
     MemoryUnitOfWork,
     PlainTextPasswordHasher,
 )
@@ -79,7 +79,8 @@ def hasher():
 
 def make_service(accounts_repo, hasher, audit, clock):
     """An AccountService on fresh memory fakes for throttling, one-time passwords and commits."""
-    return AccountService(accounts_repo, hasher, audit, clock, throttle=MemoryLoginThrottle(),
+    return AccountService(accounts_repo, hasher, audit, clock, throttle=MemoryThrottle(),
+                          registrations=MemoryThrottle(),
                           otp=FakeOneTimePasswords(), uow=MemoryUnitOfWork(),
                           ended_sign_ins=MemoryEndedSignIns())
 

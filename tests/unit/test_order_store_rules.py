@@ -7,7 +7,7 @@ the store's saved rates at the moment the order is placed.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -31,6 +31,7 @@ from minimart.domain.orders import (
     Fulfilment,
     FulfilmentType,
     Order,
+    OrderLimits,
     OrderQuery,
     OrderService,
     PlaceOrder,
@@ -76,7 +77,7 @@ class Shop:
             payments=self.gateway,
             customers=PaymentCustomers(self.accounts, self.gateway, self.uow),
             audit=self.audit, uow=self.uow, clock=self.clock, store=self.store,
-            ttl=timedelta(minutes=30))
+            limits=OrderLimits(max_pending_orders=1000))
 
     def item(self, name: str = "Soup", price: int = 500, stock: int = 10) -> str:
         return self.catalog.create_item(NewItem(name=name, price=price, stock=stock), SYSTEM).id

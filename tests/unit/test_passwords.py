@@ -1,10 +1,16 @@
-"""Argon2PasswordHasher with cheap parameters: the real algorithm, not its cost."""
+"""Argon2PasswordHasher with cheap parameters: the real algorithm, not its cost; and the
+bound on how many hashes run at once."""
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 
-from minimart.adapters.passwords import Argon2PasswordHasher
+from minimart.adapters.memory import PlainTextPasswordHasher
+from minimart.adapters.passwords import Argon2PasswordHasher, BoundedPasswordHasher, HashingBusy
+from minimart.domain.errors import Unavailable
 
 CHEAP = {"time_cost": 1, "memory_cost": 64, "parallelism": 1}
 PASSWORD = "correct horse battery"
@@ -69,3 +75,94 @@ def test_the_dummy_hash_is_a_valid_hash_that_the_usual_passwords_do_not_match(ha
     assert hasher.needs_rehash(dummy) is False
     assert hasher.verify(dummy, PASSWORD) is False
     assert hasher.verify(dummy, "") is False
+
+
+# --- at most so many hashes at once ---------------------------------------------------------
+
+class GatedHasher(PlainTextPasswordHasher):
+    """Hashes only when the test opens the gate, counting how many are inside at once."""
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+        self.inside = 0
+        self.most_inside = 0
+        self.calls = 0
+        self._lock = threading.Lock()
+
+    def hash(self, password: str) -> str:
+        with self._lock:
+            self.calls += 1
+            self.inside += 1
+            self.most_inside = max(self.most_inside, self.inside)
+        try:
+            assert self.gate.wait(timeout=10)
+            return super().hash(password)
+        finally:
+            with self._lock:
+                self.inside -= 1
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        return self.hash(password) == password_hash
+
+
+def test_the_real_hasher_works_through_the_bound(stored):
+    bounded = BoundedPasswordHasher(Argon2PasswordHasher(**CHEAP), slots=2, wait_seconds=1)
+
+    assert bounded.verify(stored, PASSWORD) is True
+    assert bounded.verify(bounded.hash(PASSWORD), PASSWORD) is True
+    assert bounded.verify(bounded.dummy_hash(), PASSWORD) is False
+    assert bounded.needs_rehash(stored) is False
+
+
+def test_no_more_than_the_slots_hash_at_once_and_the_others_wait_their_turn():
+    inner = GatedHasher()
+    bounded = BoundedPasswordHasher(inner, slots=2, wait_seconds=10)
+    results: list[bool] = []
+    callers = [threading.Thread(target=lambda: results.append(bounded.verify("plain$pw", "pw")))
+               for _ in range(6)]
+    for caller in callers:
+        caller.start()
+    deadline = time.monotonic() + 5
+    while inner.calls < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.2)  # time enough for the other four to barge in, if they could
+
+    assert (inner.calls, inner.inside) == (2, 2)
+    inner.gate.set()
+    for caller in callers:
+        caller.join(timeout=10)
+    assert results == [True] * 6
+    assert inner.most_inside == 2
+
+
+def test_a_caller_that_finds_no_slot_in_time_is_refused_as_busy_without_hashing():
+    inner = GatedHasher()
+    inner.gate.set()
+    bounded = BoundedPasswordHasher(inner, slots=1, wait_seconds=0.05)
+
+    with bounded.slot():  # the one slot is taken meanwhile
+        started = time.monotonic()
+        with pytest.raises(HashingBusy) as raised:
+            bounded.hash(PASSWORD)
+        waited = time.monotonic() - started
+        with pytest.raises(HashingBusy):
+            bounded.verify("plain$" + PASSWORD, PASSWORD)
+
+    assert isinstance(raised.value, Unavailable)
+    assert raised.value.code == "unavailable"
+    assert 0.04 <= waited < 1
+    assert inner.calls == 0
+    assert bounded.hash(PASSWORD) == "plain$" + PASSWORD  # free again
+
+
+def test_a_slot_is_given_back_when_the_hasher_underneath_fails():
+    inner = GatedHasher()
+    bounded = BoundedPasswordHasher(inner, slots=1, wait_seconds=0.05)
+    inner.hash = lambda password: 1 / 0  # type: ignore[method-assign]
+
+    for _ in range(3):
+        with pytest.raises(ZeroDivisionError):
+            bounded.hash(PASSWORD)
+
+    with bounded.slot():
+        pass

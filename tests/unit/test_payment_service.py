@@ -34,10 +34,12 @@ from minimart.domain.errors import Forbidden
 from minimart.domain.money import Money
 from minimart.domain.orders import (
     Order,
+    OrderLimits,
     OrderQuery,
     OrderService,
     OrderStatus,
     PlaceOrder,
+    RefundState,
     RequestedLine,
 )
 from minimart.domain.payment_customers import PaymentCustomers
@@ -147,7 +149,8 @@ class Shop:
         self.order_service = OrderService(
             orders=self.orders, items=self.items, idempotency=MemoryIdempotencyKeys(),
             payments=self.gateway, customers=self.customers, audit=self.audit, uow=self.uow,
-            clock=self.clock, store=store, ttl=TTL)
+            clock=self.clock, store=store, limits=OrderLimits(ttl=TTL, unstarted_ttl=TTL,
+                                                       max_pending_orders=1000))
         self.service = PaymentService(
             orders=self.orders, order_service=self.order_service, customers=self.customers,
             payments=self.gateway, verifier=self.verifier, events=self.events, uow=self.uow,
@@ -307,7 +310,8 @@ def test_money_for_an_order_cancelled_meanwhile_is_returned(shop, tea):
     assert stored.payment.captured == stored.payment.refunded == total
     assert stored.payment.status is PaymentStatus.REFUNDED
     assert shop.gateway.refunds == {
-        f"order-{order.id}-refund": (order.payment.payment_intent_id, Money(total, CURRENCY))}
+        shop.orders.refunds_of(order.id)[0].idempotency_key:
+            (order.payment.payment_intent_id, Money(total, CURRENCY))}
     assert shop.stock(tea) == 10
     assert shop.actions(order.id)[-2:] == ["order.payment_after_cancel", "order.refunded"]
 
@@ -480,19 +484,21 @@ def test_an_event_for_an_unknown_intent_is_acknowledged_and_changes_nothing(shop
 
 
 def test_an_event_finds_its_order_by_metadata_when_the_intent_id_was_never_stored(shop, tea):
-    shop.gateway.down = True
+    shop.gateway.down = True  # the intent was made, but its answer never came back
     with pytest.raises(PaymentProviderUnavailable):
         shop.place(tea, 2)
     shop.gateway.down = False
     [order] = shop.all_orders()
-    assert order.payment.payment_intent_id is None
+    assert (order.status, order.payment.payment_intent_id) == (CANCELLED, None)
 
     shop.deliver(shop.event(SUCCEEDED, order, intent_id="pi_lost_response",
                             order_id=order.id))
 
+    # the shopper was told the order failed: the money that came anyway goes back
     stored = shop.order(order.id)
-    assert stored.status is PAID
+    assert stored.status is CANCELLED
     assert stored.payment.payment_intent_id == "pi_lost_response"
+    assert [intent for intent, _ in shop.gateway.refunds.values()] == ["pi_lost_response"]
 
 
 def test_metadata_naming_an_order_paid_through_another_intent_is_ignored(shop, tea):
@@ -503,12 +509,13 @@ def test_metadata_naming_an_order_paid_through_another_intent_is_ignored(shop, t
     assert shop.order(order.id) == order
 
 
-@pytest.mark.parametrize(("event_type", "intent_id"), [
-    ("customer.created", None), ("payment_intent.created", "pi_memory_1"),
-    ("charge.succeeded", "pi_memory_1")])
-def test_events_of_other_types_are_acknowledged_and_ignored(shop, tea, event_type, intent_id):
+@pytest.mark.parametrize(("event_type", "names_the_intent"), [
+    ("customer.created", False), ("payment_intent.created", True),
+    ("charge.succeeded", True)])
+def test_events_of_other_types_are_acknowledged_and_ignored(shop, tea, event_type,
+                                                            names_the_intent):
     order = shop.place(tea, 2)
-    assert order.payment.payment_intent_id == "pi_memory_1"
+    intent_id = order.payment.payment_intent_id if names_the_intent else None
     event = PaymentEvent(id="evt_other", kind=None, type=event_type,
                          payment_intent_id=intent_id, amount=order.totals.total.amount,
                          currency=CURRENCY)
@@ -683,9 +690,12 @@ def test_provider_down_during_a_late_refund_leaves_it_owed_and_reconcile_finishe
     owed = shop.order(order.id)
     assert owed.status is CANCELLED
     assert (owed.payment.captured, owed.payment.refunded) == (total, 0)
-    # the owed state was committed before the provider was called, so it is not lost
-    assert shop.uow.commits == commits + 1
+    # the owed state and its refund's claim were committed before the provider was called,
+    # and the failed call committed the claim as unsent: nothing is lost
+    assert shop.gateway.calls_of("refund") == [commits + 1]
+    assert shop.uow.snapshots[commits][order.id] == (CANCELLED, total, 0)
     assert shop.uow.snapshots[-1][order.id] == (CANCELLED, total, 0)
+    assert [r.state for r in shop.orders.refunds_of(order.id)] == [RefundState.CLAIMED]
     assert shop.gateway.refunds == {}
 
     shop.gateway.down = False
@@ -696,7 +706,8 @@ def test_provider_down_during_a_late_refund_leaves_it_owed_and_reconcile_finishe
     assert finished.status is CANCELLED
     assert finished.payment.refunded == finished.payment.captured == total
     assert shop.gateway.refunds == {
-        f"order-{order.id}-refund": (order.payment.payment_intent_id, Money(total, CURRENCY))}
+        shop.orders.refunds_of(order.id)[0].idempotency_key:
+            (order.payment.payment_intent_id, Money(total, CURRENCY))}
     assert shop.stock(tea) == 10
     assert shop.reconcile() == Reconciliation()
     assert len(shop.gateway.refunds) == 1
@@ -716,7 +727,7 @@ def test_reconcile_refunds_a_cancelled_order_that_owes_money(shop, tea):
     stored = shop.order(order.id)
     assert stored.payment.refunded == total
     assert stored.payment.status is PaymentStatus.REFUNDED
-    assert list(shop.gateway.refunds) == [f"order-{order.id}-refund"]
+    assert list(shop.gateway.refunds) == [shop.orders.refunds_of(order.id)[0].idempotency_key]
 
 
 # --- cancelling at the provider ------------------------------------------------------------
@@ -746,14 +757,14 @@ def test_a_provider_outage_does_not_fail_the_cancellation(shop, tea, caplog):
     assert order.payment.payment_intent_id in caplog.text
 
 
-def test_cancelling_an_order_that_never_reached_the_provider_asks_it_nothing(shop, tea):
+def test_an_order_undone_before_it_reached_the_provider_asks_it_to_cancel_nothing(shop, tea):
     shop.gateway.down = True
     with pytest.raises(PaymentProviderUnavailable):
         shop.place(tea, 2)
     shop.gateway.down = False
     [order] = shop.all_orders()
 
-    assert shop.order_service.cancel(order.id, CUSTOMER).status is CANCELLED
+    assert order.status is CANCELLED
     assert shop.gateway.calls_of("cancel_intent") == []
 
 
@@ -778,4 +789,24 @@ def test_a_payment_arriving_after_the_cancellation_is_returned(shop, tea):
     shop.deliver(shop.event(SUCCEEDED, order))
 
     assert shop.order(order.id).status is CANCELLED
-    assert list(shop.gateway.refunds) == [f"order-{order.id}-refund"]
+    assert list(shop.gateway.refunds) == [shop.orders.refunds_of(order.id)[0].idempotency_key]
+
+
+def test_reconcile_carries_on_past_an_order_that_fails_and_logs_it(shop, tea, caplog):
+    first, second = shop.place(tea, 1), shop.place(tea, 2)
+    for order in (first, second):
+        shop.gateway.settle(order.payment.payment_intent_id or "", PaymentStatus.SUCCEEDED)
+    shop.clock.advance(minutes=6)
+    real = shop.gateway.retrieve_intent
+
+    def broken_for_the_first(payment_intent_id: str) -> Any:
+        if payment_intent_id == first.payment.payment_intent_id:
+            raise RuntimeError("an answer the adapter cannot read")
+        return real(payment_intent_id)
+
+    shop.gateway.retrieve_intent = broken_for_the_first  # type: ignore[method-assign]
+    report = shop.reconcile()
+
+    assert report == Reconciliation(checked=1, paid=1, failed=1)
+    assert (shop.order(first.id).status, shop.order(second.id).status) == (PENDING, PAID)
+    assert f"reconcile: order {first.id} failed" in caplog.text

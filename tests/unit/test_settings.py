@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import configparser
 import logging
+from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
 from minimart.adapters.sqlalchemy.database import normalize_database_url
+from minimart.domain.orders import OrderLimits
 from minimart.settings import MIN_SECRET_LENGTH, SettingsError, load_settings
 
+ROOT = Path(__file__).resolve().parents[2]
 PG_URL = "postgresql://shop@db.internal/shop"
 STRONG_SECRET = "k3Q9-" + "r" * 40
 STRIPE_KEY = "sk_live_" + "a" * 24
@@ -147,6 +152,9 @@ def test_an_unknown_environment_is_refused():
     ("minimart.jwt_expiration_seconds", "soon"),
     ("minimart.jwt_expiration_seconds", "10"),
     ("minimart.order_ttl_minutes", "0"),
+    ("minimart.unstarted_order_ttl_minutes", "0"),
+    ("minimart.max_pending_orders_per_account", "0"),
+    ("minimart.max_pending_units_per_item", "none"),
     ("minimart.tax_rate_bps", "-1"),
     ("minimart.argon2.time_cost", "1.5"),
 ])
@@ -160,8 +168,20 @@ def test_numbers_are_read_from_their_ini_strings():
                               "minimart.tax_rate_bps": "825", "minimart.delivery_fee": "299",
                               "minimart.order_ttl_minutes": "15"}, {})
 
-    assert (settings.tax_rate_bps, settings.delivery_fee, settings.order_ttl_minutes) == (
-        825, 299, 15)
+    assert (settings.tax_rate_bps, settings.delivery_fee, settings.order_limits.ttl) == (
+        825, 299, timedelta(minutes=15))
+
+
+def test_what_one_account_may_hold_unpaid_has_defaults_and_is_read_from_the_ini():
+    assert load_settings({"minimart.database_url": "sqlite://"}, {}).order_limits == OrderLimits(
+        ttl=timedelta(minutes=30), unstarted_ttl=timedelta(minutes=10), max_pending_orders=5,
+        max_pending_units_per_item=1000)
+    limits = load_settings({"minimart.database_url": "sqlite://",
+                            "minimart.unstarted_order_ttl_minutes": "3",
+                            "minimart.max_pending_orders_per_account": "2",
+                            "minimart.max_pending_units_per_item": "40"}, {}).order_limits
+    assert (limits.unstarted_ttl, limits.max_pending_orders,
+            limits.max_pending_units_per_item) == (timedelta(minutes=3), 2, 40)
 
 
 def test_settings_error_is_a_value_error():
@@ -327,3 +347,130 @@ def test_stripe_and_reconciliation_numbers_are_read_and_checked():
     with pytest.raises(SettingsError, match=r"minimart\.reconcile_after_minutes"):
         load_settings({"minimart.database_url": "sqlite://",
                        "minimart.reconcile_after_minutes": "0"}, {})
+
+
+def test_abuse_limits_default_to_ten_sign_ups_an_hour_and_two_hashes_at_once():
+    settings = load_settings({"minimart.database_url": "sqlite://"}, {})
+
+    assert (settings.registration_max_per_address, settings.registration_window_minutes,
+            settings.argon2_max_concurrent, settings.argon2_max_wait_seconds) == (10, 60, 2, 5.0)
+
+
+def test_abuse_limits_are_read_from_their_ini_strings():
+    settings = load_settings({"minimart.database_url": "sqlite://",
+                              "minimart.registration.max_per_address": "3",
+                              "minimart.registration.window_minutes": "30",
+                              "minimart.argon2.max_concurrent": "4",
+                              "minimart.argon2.max_wait_seconds": "0.5"}, {})
+
+    assert (settings.registration_max_per_address, settings.registration_window_minutes,
+            settings.argon2_max_concurrent, settings.argon2_max_wait_seconds) == (3, 30, 4, 0.5)
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("minimart.registration.max_per_address", "0"),
+    ("minimart.registration.max_per_address", "ten"),
+    ("minimart.registration.window_minutes", "0"),
+    ("minimart.argon2.max_concurrent", "0"),
+    ("minimart.argon2.max_concurrent", "2.5"),
+    ("minimart.argon2.max_wait_seconds", "0"),
+    ("minimart.argon2.max_wait_seconds", "-1"),
+    ("minimart.argon2.max_wait_seconds", "nan"),
+    ("minimart.argon2.max_wait_seconds", "61"),
+    ("minimart.argon2.max_wait_seconds", "soon"),
+])
+def test_abuse_limits_that_are_unreadable_or_out_of_range_are_refused_naming_them(key, value):
+    with pytest.raises(SettingsError, match=key.replace(".", r"\.")):
+        load_settings({"minimart.database_url": "sqlite://", key: value}, {})
+
+
+def test_the_shipped_ini_files_set_the_abuse_limits_to_their_documented_defaults():
+    for name in ("development.ini", "production.ini"):
+        ini = configparser.ConfigParser(interpolation=None)
+        ini.read(ROOT / name)
+        app = dict(ini["app:main"])
+        settings = load_settings({**app, "minimart.environment": "test",
+                                  "minimart.payments": "memory",
+                                  "minimart.database_url": "sqlite://"}, {})
+
+        assert (settings.registration_max_per_address, settings.argon2_max_concurrent,
+                settings.argon2_max_wait_seconds) == (10, 2, 5.0), name
+        assert "minimart.registration.max_per_address" in app, name
+
+
+# --- bounds on every wait on the database ------------------------------------------------
+
+DB = "minimart.database."
+
+
+def _bounds(settings):
+    return (settings.database_pool_size, settings.database_max_overflow,
+            settings.database_pool_timeout_seconds, settings.database_connect_timeout_seconds,
+            settings.database_statement_timeout_seconds,
+            settings.database_lock_timeout_seconds, settings.database_answer_timeout_seconds,
+            settings.database_keepalives_idle_seconds,
+            settings.database_tcp_user_timeout_seconds, settings.readiness_timeout_seconds)
+
+
+def test_database_bounds_default_to_a_few_seconds_each():
+    assert _bounds(load_settings({"minimart.database_url": "sqlite://"}, {})) == (
+        8, 8, 3.0, 3, 5.0, 3.0, 6.0, 5, 6.0, 2)
+
+
+def test_database_bounds_are_read_from_their_ini_strings():
+    settings = load_settings({
+        "minimart.database_url": "sqlite://", f"{DB}pool_size": "4", f"{DB}max_overflow": "0",
+        f"{DB}pool_timeout_seconds": "1.5", f"{DB}connect_timeout_seconds": "2",
+        f"{DB}statement_timeout_seconds": "10", f"{DB}lock_timeout_seconds": "0.5",
+        f"{DB}answer_timeout_seconds": "12", f"{DB}keepalives_idle_seconds": "30",
+        f"{DB}tcp_user_timeout_seconds": "20", "minimart.readiness_timeout_seconds": "4"}, {})
+
+    assert _bounds(settings) == (4, 0, 1.5, 2, 10.0, 0.5, 12.0, 30, 20.0, 4)
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    (f"{DB}pool_size", "0"),
+    (f"{DB}max_overflow", "-1"),
+    (f"{DB}pool_timeout_seconds", "0"),
+    (f"{DB}pool_timeout_seconds", "61"),
+    (f"{DB}connect_timeout_seconds", "1"),  # libpq would wait 2 s anyway
+    (f"{DB}connect_timeout_seconds", "2.5"),
+    (f"{DB}statement_timeout_seconds", "soon"),
+    (f"{DB}lock_timeout_seconds", "0"),
+    (f"{DB}answer_timeout_seconds", "601"),
+    (f"{DB}keepalives_idle_seconds", "0"),
+    (f"{DB}tcp_user_timeout_seconds", "nan"),
+    ("minimart.readiness_timeout_seconds", "1"),
+])
+def test_database_bounds_that_are_unreadable_or_out_of_range_are_refused_naming_them(key,
+                                                                                     value):
+    with pytest.raises(SettingsError, match=key.replace(".", r"\.")):
+        load_settings({"minimart.database_url": "sqlite://", key: value}, {})
+
+
+def test_a_lock_timeout_above_the_statement_timeout_is_refused():
+    with pytest.raises(SettingsError, match=rf"{DB}lock_timeout_seconds".replace(".", r"\.")):
+        load_settings({"minimart.database_url": "sqlite://",
+                       f"{DB}statement_timeout_seconds": "2",
+                       f"{DB}lock_timeout_seconds": "3"}, {})
+
+
+@pytest.mark.parametrize("answer", ["4", "5"])
+def test_the_client_must_wait_longer_than_the_server_takes_to_cancel(answer):
+    with pytest.raises(SettingsError, match=rf"{DB}answer_timeout_seconds".replace(".", r"\.")):
+        load_settings({"minimart.database_url": "sqlite://",
+                       f"{DB}statement_timeout_seconds": "5",
+                       f"{DB}answer_timeout_seconds": answer}, {})
+
+
+def test_production_ini_bounds_the_database_and_sizes_the_pool_to_two_per_thread():
+    ini = configparser.ConfigParser(interpolation=None)
+    ini.read(ROOT / "production.ini")
+    settings = load_settings({**dict(ini["app:main"]), "minimart.environment": "test",
+                              "minimart.payments": "memory",
+                              "minimart.database_url": "sqlite://"}, {})
+    threads = int(ini["server:main"]["threads"])
+
+    assert settings.database_pool_size + settings.database_max_overflow == 2 * threads
+    assert _bounds(settings) == _bounds(load_settings({"minimart.database_url": "sqlite://"},
+                                                      {}))

@@ -13,9 +13,10 @@ from typing import Any
 
 from minimart.domain.accounts import Account
 from minimart.domain.audit import AuditEvent, AuditQuery
-from minimart.domain.catalog import Item, ItemQuery, sort_value
+from minimart.domain.catalog import MAX_STOCK, Item, ItemQuery, sort_value
 from minimart.domain.categories import Category
 from minimart.domain.errors import Conflict
+from minimart.domain.ids import new_id
 from minimart.domain.images import Picture
 from minimart.domain.money import Money
 from minimart.domain.orders import (
@@ -24,12 +25,16 @@ from minimart.domain.orders import (
     OrderQuery,
     OrderStatus,
     Payment,
+    PendingHoldings,
     PeriodTotals,
+    Refund,
+    RefundState,
     Shortage,
 )
 from minimart.domain.payments import (
     PaymentEvent,
     PaymentIntent,
+    PaymentMethodRefused,
     PaymentProviderUnavailable,
     PaymentStatus,
 )
@@ -140,7 +145,7 @@ class MemoryItemRepository:
     def adjust_stock(self, item_id: str, delta: int, at: datetime) -> Item | None:
         with self._lock:
             item = self._items.get(item_id)
-            if item is None or item.stock + delta < 0:
+            if item is None or not 0 <= item.stock + delta <= MAX_STOCK:
                 return None
             item = replace(item, stock=item.stock + delta, updated_at=at,
                            version=item.version + 1)
@@ -180,8 +185,8 @@ class MemoryItemRepository:
     def _add_stock(self, deltas: dict[str, int], at: datetime) -> None:
         for item_id, delta in deltas.items():
             item = self._items[item_id]
-            self._items[item_id] = replace(item, stock=item.stock + delta, updated_at=at,
-                                           version=item.version + 1)
+            self._items[item_id] = replace(item, stock=min(item.stock + delta, MAX_STOCK),
+                                           updated_at=at, version=item.version + 1)
 
 
 class MemoryCategoryRepository:
@@ -233,20 +238,36 @@ class MemoryEndedSignIns:
         return sign_in_id in self.ended
 
 
-class MemoryLoginThrottle:
+class MemoryThrottle:
+    """Attempt counters: key -> (count, start of its window)."""
+
     def __init__(self) -> None:
         self.counters: dict[str, tuple[int, datetime]] = {}
+        self._lock = threading.Lock()
 
-    def failures(self, key: str, since: datetime) -> tuple[int, datetime] | None:
-        found = self.counters.get(key)
-        return found if found is not None and found[1] > since else None
+    def take(self, key: str, limit: int, at: datetime, window: timedelta) -> datetime | None:
+        with self._lock:
+            count, started = self.counters.get(key, (0, at))
+            if started <= at - window:
+                count, started = 0, at
+            if count >= limit:
+                return started + window
+            self.counters[key] = (count + 1, started)
+            return None
 
-    def record_failure(self, key: str, at: datetime, window: timedelta) -> None:
-        count, started = self.counters.get(key, (0, at))
-        self.counters[key] = (1, at) if started <= at - window else (count + 1, started)
+    def give_back(self, key: str) -> None:
+        with self._lock:
+            found = self.counters.get(key)
+            if found is None:
+                return
+            if found[0] <= 1:
+                del self.counters[key]
+            else:
+                self.counters[key] = (found[0] - 1, found[1])
 
     def clear(self, key: str) -> None:
-        self.counters.pop(key, None)
+        with self._lock:
+            self.counters.pop(key, None)
 
 
 class FakeOneTimePasswords:
@@ -329,10 +350,13 @@ class MemoryAccountRepository:
 class MemoryOrderRepository:
     def __init__(self) -> None:
         self._orders: dict[str, Order] = {}
+        self._refunds: dict[str, Refund] = {}
         self._lock = threading.Lock()
 
     def add(self, order: Order) -> None:
-        self._orders[order.id] = order
+        claimed = max(order.payment.refund_claimed, order.payment.refunded)  # as the SQL one
+        self._orders[order.id] = replace(order, payment=replace(order.payment,
+                                                                refund_claimed=claimed))
 
     def get(self, order_id: str) -> Order | None:
         return self._orders.get(order_id)
@@ -358,8 +382,19 @@ class MemoryOrderRepository:
 
     def set_payment(self, order_id: str, payment: Payment, at: datetime) -> None:
         with self._lock:
-            self._orders[order_id] = replace(self._orders[order_id], payment=payment,
-                                             updated_at=at)
+            stored = self._orders[order_id]
+            payment = replace(payment, refunded=stored.payment.refunded,
+                              refund_claimed=stored.payment.refund_claimed)
+            self._orders[order_id] = replace(stored, payment=payment, updated_at=at)
+
+    def pending_holdings(self, customer_id: str) -> PendingHoldings:
+        units: dict[str, int] = {}
+        pending = [o for o in self._orders.values()
+                   if o.customer_id == customer_id and o.status is OrderStatus.PENDING_PAYMENT]
+        for order in pending:
+            for line in order.lines:
+                units[line.item_id] = units.get(line.item_id, 0) + line.quantity
+        return PendingHoldings(len(pending), units)
 
     def pending_before(self, cutoff: datetime, limit: int) -> list[str]:
         return [o.id for o in sorted(self._orders.values(), key=lambda o: o.created_at)
@@ -370,9 +405,93 @@ class MemoryOrderRepository:
                      if o.payment.payment_intent_id == payment_intent_id), None)
 
     def owing_refund(self, limit: int) -> list[str]:
-        return [o.id for o in self._orders.values()
+        return [o.id for o in sorted(self._orders.values(), key=lambda o: o.updated_at)
                 if o.status is OrderStatus.CANCELLED
-                and o.payment.captured > o.payment.refunded][:limit]
+                and o.payment.captured > o.payment.refund_claimed][:limit]
+
+    def claim_refund(self, refund: Refund, statuses: frozenset[OrderStatus]) -> bool:
+        with self._lock:
+            order = self._orders.get(refund.order_id)
+            if order is None or order.status not in statuses or \
+                    refund.amount > order.payment.refundable:
+                return False
+            self._set_refund_amounts(order, claimed=order.payment.refund_claimed + refund.amount)
+            self._refunds[refund.id] = refund
+            return True
+
+    def _set_refund_amounts(self, order: Order, *, claimed: int | None = None,
+                            refunded: int | None = None, at: datetime | None = None) -> None:
+        """Under the lock. A claim leaves updated_at alone: the order shows no change."""
+        payment = order.payment
+        status = payment.status
+        if refunded is not None and refunded >= payment.captured:
+            status = PaymentStatus.REFUNDED
+        self._orders[order.id] = replace(
+            order, updated_at=at or order.updated_at,
+            payment=replace(payment, status=status,
+                            refund_claimed=payment.refund_claimed if claimed is None else claimed,
+                            refunded=payment.refunded if refunded is None else refunded))
+
+    def take_refund(self, refund_id: str, at: datetime,
+                    stale_before: datetime | None) -> Refund | None:
+        with self._lock:
+            refund = self._refunds.get(refund_id)
+            if refund is None or not _takeable(refund, stale_before):
+                return None
+            refund = replace(refund, state=RefundState.SENDING, attempted_at=at)
+            self._refunds[refund_id] = refund
+            return refund
+
+    def release_refund(self, refund_id: str) -> None:
+        with self._lock:
+            refund = self._refunds.get(refund_id)
+            if refund is not None and refund.state is RefundState.SENDING:
+                self._refunds[refund_id] = replace(refund, state=RefundState.CLAIMED)
+
+    def refund_sent(self, refund_id: str, at: datetime) -> int | None:
+        with self._lock:
+            refund = self._refunds.get(refund_id)
+            if refund is None or refund.state is not RefundState.SENDING:
+                return None
+            self._refunds[refund_id] = replace(refund, state=RefundState.SENT, sent_at=at)
+            order = self._orders[refund.order_id]
+            self._set_refund_amounts(order, refunded=order.payment.refunded + refund.amount,
+                                     at=at)
+            return self._orders[refund.order_id].payment.refunded
+
+    def refund_reported(self, order_id: str, refunded_total: int, at: datetime) -> int | None:
+        with self._lock:
+            order = self._orders.get(order_id)
+            if order is None:
+                return None
+            payment = order.payment
+            if refunded_total >= payment.captured:  # the whole capture is back
+                if payment.refunded >= payment.captured:
+                    return None
+                for refund in self._refunds.values():
+                    if refund.order_id == order_id and refund.state in UNSENT:
+                        self._refunds[refund.id] = replace(refund, state=RefundState.VOID)
+                self._set_refund_amounts(order, claimed=payment.captured,
+                                         refunded=payment.captured, at=at)
+            elif payment.refund_claimed < refunded_total:  # refunded at the provider
+                self._set_refund_amounts(
+                    order, claimed=refunded_total,
+                    refunded=payment.refunded + refunded_total - payment.refund_claimed, at=at)
+            else:
+                return None
+            return self._orders[order_id].payment.refunded
+
+    def unsent_refunds(self, order_id: str) -> list[Refund]:
+        return [r for r in self.refunds_of(order_id) if r.state is RefundState.CLAIMED]
+
+    def refunds_to_retry(self, stale_before: datetime, limit: int) -> list[Refund]:
+        return [r for r in self._oldest_first() if _takeable(r, stale_before)][:limit]
+
+    def refunds_of(self, order_id: str) -> list[Refund]:
+        return [r for r in self._oldest_first() if r.order_id == order_id]
+
+    def _oldest_first(self) -> list[Refund]:
+        return sorted(self._refunds.values(), key=lambda r: (r.created_at, r.id))
 
     def totals_by_period(self, boundaries: Sequence[datetime]) -> list[PeriodTotals]:
         totals: list[PeriodTotals] = []
@@ -382,6 +501,17 @@ class MemoryOrderRepository:
                 orders=sum(o.status is not OrderStatus.CANCELLED for o in placed),
                 revenue=sum(o.payment.captured - o.payment.refunded for o in placed)))
         return totals
+
+
+UNSENT = frozenset({RefundState.SENDING, RefundState.CLAIMED})
+
+
+def _takeable(refund: Refund, stale_before: datetime | None) -> bool:
+    """CLAIMED, or with stale_before, SENDING since before then (its sender died)."""
+    if refund.state is RefundState.CLAIMED:
+        return True
+    return stale_before is not None and refund.state is RefundState.SENDING and \
+        refund.attempted_at is not None and refund.attempted_at < stale_before
 
 
 class MemoryPaymentEventLog:
@@ -418,6 +548,12 @@ class MemoryIdempotencyKeys:
                 del self._keys[k]
             return len(old)
 
+    def release(self, account_id: str, key: str, order_id: str) -> None:
+        with self._lock:
+            held = self._keys.get((account_id, key))
+            if held is not None and held[0].order_id == order_id:
+                del self._keys[(account_id, key)]
+
 
 class MemoryUnitOfWork:
     """Counts the intermediate commits a service asks for; runs after-commit actions on the
@@ -425,6 +561,7 @@ class MemoryUnitOfWork:
 
     def __init__(self) -> None:
         self.commits = 0
+        self.aborts = 0
         self._after: list[Callable[[], None]] = []
 
     def commit(self) -> None:
@@ -435,6 +572,12 @@ class MemoryUnitOfWork:
 
     def after_commit(self, action: Callable[[], None]) -> None:
         self._after.append(action)
+
+    def abort(self) -> None:
+        """The fakes keep no transactions: nothing to roll back, and the after-commit
+        actions of the aborted work are dropped."""
+        self.aborts += 1
+        self._after = []
 
 
 class MemoryImageStore:
@@ -459,6 +602,7 @@ DECLINING_METHODS = frozenset({
     "pm_card_chargeDeclinedInsufficientFunds"})
 ACTION_METHODS = frozenset({"pm_card_authenticationRequired", "pm_card_threeDSecure2Required"})
 UNREACHABLE_METHOD = "pm_simulate_provider_down"
+STRIPE_METHOD_IDS = ("pm_", "card_", "src_")  # what Stripe's payment method ids start with
 
 
 class MemoryPaymentGateway:
@@ -487,8 +631,9 @@ class MemoryPaymentGateway:
     def create_customer(self, *, account_id: str, email: str, idempotency_key: str) -> str:
         with self._lock:
             self._call()
-            return self.customers.setdefault(idempotency_key,
-                                             f"cus_memory_{len(self.customers) + 1}")
+            # random, not numbered: a restarted process (or a second one) must never hand
+            # out an id that an account already carries
+            return self.customers.setdefault(idempotency_key, f"cus_memory_{new_id()}")
 
     def create_ephemeral_key(self, customer_id: str, api_version: str) -> dict[str, Any]:
         with self._lock:
@@ -503,6 +648,9 @@ class MemoryPaymentGateway:
             self._call()
             if payment_method == UNREACHABLE_METHOD:
                 raise PaymentProviderUnavailable("the payment provider cannot be reached")
+            if payment_method is not None and not payment_method.startswith(STRIPE_METHOD_IDS):
+                raise PaymentMethodRefused("the payment method is not valid", details={
+                    "payment_method": ["the payment provider does not know this payment method"]})
             if idempotency_key in self.intents:
                 return self.intents[idempotency_key]
             status, received = PaymentStatus.REQUIRES_PAYMENT_METHOD, 0
@@ -512,7 +660,7 @@ class MemoryPaymentGateway:
                 status = PaymentStatus.REQUIRES_ACTION
             elif payment_method is not None:
                 status, received = PaymentStatus.SUCCEEDED, amount.amount
-            number = len(self.intents) + 1
+            number = new_id()
             intent = PaymentIntent(id=f"pi_memory_{number}", status=status,
                                    client_secret=f"pi_memory_{number}_secret_{order_id}",
                                    amount=amount.amount, currency=amount.currency,

@@ -20,6 +20,7 @@ from minimart.domain.payments import (
     PaymentEvent,
     PaymentEventKind,
     PaymentIntent,
+    PaymentMethodRefused,
     PaymentProviderUnavailable,
     PaymentStatus,
 )
@@ -69,7 +70,10 @@ class StripePaymentGateway:
             max_network_retries=max_network_retries,
             http_client=stripe.RequestsClient(timeout=timeout_seconds))
 
-    def _call(self, what: str, call: Callable[[], T]) -> T:
+    def _call(self, what: str, call: Callable[[], T], *, client_errors: bool = False) -> T:
+        """Run a Stripe call; failing to reach Stripe, or a request it refuses, becomes
+        PaymentProviderUnavailable. CardError (and, with client_errors, InvalidRequestError)
+        reach the caller, which knows whether the client's input caused them."""
         try:
             return call()
         except (stripe.APIConnectionError, stripe.RateLimitError) as error:
@@ -77,11 +81,18 @@ class StripePaymentGateway:
             raise PaymentProviderUnavailable("the payment provider cannot be reached") from error
         except stripe.CardError:
             raise
+        except stripe.InvalidRequestError as error:
+            if client_errors:
+                raise  # the caller tells the client's mistakes from ours
+            raise self._unavailable(what, error) from error
         except stripe.StripeError as error:
-            log.error("stripe %s failed: %s %s", what, error.__class__.__name__,
-                      error.user_message or "")
-            raise PaymentProviderUnavailable("the payment provider refused the request") \
-                from error
+            raise self._unavailable(what, error) from error
+
+    @staticmethod
+    def _unavailable(what: str, error: stripe.StripeError) -> PaymentProviderUnavailable:
+        log.error("stripe %s failed: %s %s", what, error.__class__.__name__,
+                  error.user_message or "")
+        return PaymentProviderUnavailable("the payment provider refused the request")
 
     def create_customer(self, *, account_id: str, email: str, idempotency_key: str) -> str:
         customer = self._call("create customer", lambda: self._client.v1.customers.create(
@@ -103,10 +114,17 @@ class StripePaymentGateway:
         if payment_method is not None:
             params.update(payment_method=payment_method, confirm=True)
         try:
-            intent = self._call("create payment intent", lambda: (
+            intent = self._call("create payment intent", client_errors=True, call=lambda: (
                 self._client.v1.payment_intents.create(
                     params=params,  # type: ignore[arg-type]
                     options={"idempotency_key": idempotency_key})))
+        except stripe.InvalidRequestError as error:
+            if payment_method is None or error.param not in (None, "payment_method"):
+                raise self._unavailable("create payment intent", error) from error
+            log.info("stripe refused payment method %r: %s", payment_method, error.user_message)
+            raise PaymentMethodRefused("the payment method is not valid", details={
+                "payment_method": ["the payment provider does not know this payment method"]}
+            ) from error
         except stripe.CardError as declined:
             body = declined.json_body or {}
             data = body.get("error", {}).get("payment_intent") or {

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import hashlib
+import math
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -17,6 +20,7 @@ from minimart.domain.errors import (
     InvalidState,
     NotFound,
     Unauthenticated,
+    Unavailable,
     ValidationFailed,
 )
 from minimart.domain.ids import new_id
@@ -25,9 +29,9 @@ from minimart.domain.ports import (
     AuditLog,
     Clock,
     EndedSignIns,
-    LoginThrottle,
     OneTimePasswords,
     PasswordHasher,
+    Throttle,
     UnitOfWork,
 )
 
@@ -139,6 +143,15 @@ class LoginPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class RegistrationPolicy:
+    """How many accounts one client address may create in a window: each costs a slow
+    password hash, and an unbounded stream of sign-ups starved every other request."""
+
+    max_per_address: int = 10
+    window: timedelta = timedelta(hours=1)
+
+
+@dataclass(frozen=True, slots=True)
 class TotpEnrolment:
     otpauth_uri: str
     recovery_codes: list[str]
@@ -164,6 +177,11 @@ def check_password_rules(password: str) -> None:
             details={"password": [f"must be at most {MAX_PASSWORD_LENGTH} characters"]})
 
 
+def _minutes(left: timedelta) -> str:
+    minutes = max(1, math.ceil(left.total_seconds() / 60))
+    return "a minute" if minutes == 1 else f"{minutes} minutes"
+
+
 def _digest(code: str) -> str:
     """Recovery codes are long random strings, so a fast digest stores them safely."""
     return hashlib.sha256(code.strip().lower().replace("-", "").encode()).hexdigest()
@@ -171,23 +189,44 @@ def _digest(code: str) -> str:
 
 class AccountService:
     def __init__(self, accounts: AccountRepository, hasher: PasswordHasher, audit: AuditLog,
-                 clock: Clock, *, throttle: LoginThrottle, otp: OneTimePasswords,
-                 uow: UnitOfWork, ended_sign_ins: EndedSignIns,
-                 policy: LoginPolicy | None = None) -> None:
+                 clock: Clock, *, throttle: Throttle, registrations: Throttle,
+                 otp: OneTimePasswords, uow: UnitOfWork, ended_sign_ins: EndedSignIns,
+                 policy: LoginPolicy | None = None,
+                 registration_policy: RegistrationPolicy | None = None) -> None:
         self._accounts = accounts
         self._ended_sign_ins = ended_sign_ins
         self._hasher = hasher
         self._audit = audit
         self._clock = clock
         self._throttle = throttle
+        self._registrations = registrations
         self._otp = otp
         self._uow = uow
         self._policy = policy or LoginPolicy()
+        self._registration_policy = registration_policy or RegistrationPolicy()
 
     # --- creating -------------------------------------------------------
-    def register(self, email: str, password: str, name: str, actor: Actor) -> Account:
-        """A shopper signs up; the public road only ever makes customers."""
-        return self._create(email, password, name, Role.CUSTOMER, actor)
+    def register(self, email: str, password: str, name: str, actor: Actor,
+                 client: str | None = None) -> Account:
+        """A shopper signs up; the public road only ever makes customers.
+
+        Every attempt from a client address counts, whatever it answers (an `email_taken`
+        probe too), except a password the rules refuse before any hashing: past the limit
+        the answer is 429 with Retry-After, before the email is looked up or anything hashed.
+        """
+        check_password_rules(password)
+        if not client:
+            return self._create(email, password, name, Role.CUSTOMER, actor)
+        policy = self._registration_policy
+        keys = {f"address:{client}": policy.max_per_address}
+        self._take(self._registrations, keys, policy.window, lambda left: (
+            "too many accounts were created from your network just now; "
+            f"please try again in {_minutes(left)}"))
+        try:
+            return self._create(email, password, name, Role.CUSTOMER, actor)
+        except Unavailable:  # no hashing slot: nothing was tried, so nothing is counted
+            self._give_back(self._registrations, keys)
+            raise
 
     def create_account(self, email: str, password: str, name: str, role: Role,
                        actor: Actor) -> Account:
@@ -217,49 +256,79 @@ class AccountService:
                      otp: str | None = None) -> Account:
         """The same answer for an unknown email and a wrong password, in about the same time.
 
-        Failures are counted per account and per client address, in the database (so every
-        process sees them) and committed even though the request fails; past the limits
-        the answer is 429 with Retry-After until the window passes.
+        Attempts are counted per account and per client address, in the database (so every
+        process sees them), and committed BEFORE the password is checked: of any number of
+        racing guesses only the limit's worth are checked, and the count stands although
+        the request fails. Past a limit the answer is 429 with Retry-After until the window
+        passes. A sign-in that succeeds clears its account's count and gives back its
+        address's attempt; a right password still waiting for its second factor gives
+        back both.
         """
         email = normalize_email(email)
-        keys = {f"account:{email}": self._policy.max_failures_per_account}
+        account_key, address_key = f"account:{email}", f"address:{client}"
+        keys = {account_key: self._policy.max_failures_per_account}
         if client:
-            keys[f"address:{client}"] = self._policy.max_failures_per_address
-        self._refuse_if_throttled(keys)
+            keys[address_key] = self._policy.max_failures_per_address
+        self._take(self._throttle, keys, self._policy.window,
+                   lambda _: "too many failed sign-ins; try again later")
         account = self._accounts.get_by_email(email)
-        if account is None or account.disabled:
-            self._hasher.verify(self._hasher.dummy_hash(), password)
-            self._fail(keys)
-        assert account is not None
-        if not self._hasher.verify(account.password_hash, password):
-            self._fail(keys)
+        if account is not None and account.disabled:
+            account = None
+        try:  # an unknown email costs a check too, so it takes about as long
+            right = self._hasher.verify(
+                self._hasher.dummy_hash() if account is None else account.password_hash,
+                password)
+        except Unavailable:  # no hashing slot: nothing was tried, so nothing is counted
+            self._give_back(self._throttle, keys)
+            raise
+        if account is None or not right:
+            raise InvalidCredentials("wrong email or password")
         if account.totp_enabled:
             if not otp:
+                self._give_back(self._throttle, keys)
                 raise OtpRequired("enter the code from your authenticator app")
-            account = self._second_factor(account, otp) or self._fail(keys)
+            second = self._second_factor(account, otp)
+            if second is None:
+                raise InvalidCredentials("wrong email or password")
+            account = second
         elif self._policy.require_totp_for_staff and account.is_staff:
+            self._give_back(self._throttle, keys)
             raise Forbidden("this shop requires two-factor sign-in for staff: enrol first "
                             "(`minimart enrol-totp`)", code="totp_enrolment_required")
-        self._throttle.clear(f"account:{email}")
+        self._throttle.clear(account_key)
+        if client:
+            self._throttle.give_back(address_key)
         if self._hasher.needs_rehash(account.password_hash):
-            self._accounts.set_password_hash(account.id, self._hasher.hash(password))
+            with contextlib.suppress(Unavailable):  # busy: the next sign-in rehashes
+                self._accounts.set_password_hash(account.id, self._hasher.hash(password))
         return account
 
-    def _refuse_if_throttled(self, limits: dict[str, int]) -> None:
+    def _take(self, throttle: Throttle, limits: dict[str, int], window: timedelta,
+              refusal: Callable[[timedelta], str]) -> None:
+        """Count this attempt under every key, then commit: the counts stand for every
+        process before any slow work starts, and no row stays locked while it runs. Past
+        a limit nothing is counted and the answer is 429 (`refusal` words it, given the
+        time left)."""
         now = self._clock.now()
+        taken: list[str] = []
         for key, limit in limits.items():
-            failures = self._throttle.failures(key, now - self._policy.window)
-            if failures is not None and failures[0] >= limit:
-                wait = failures[1] + self._policy.window - now
-                raise RateLimited("too many failed sign-ins; try again later",
-                                  retry_after=max(1, int(wait.total_seconds()) + 1))
+            until = throttle.take(key, limit, now, window)
+            if until is not None:
+                for done in taken:
+                    throttle.give_back(done)
+                left = until - now
+                raise RateLimited(refusal(left),
+                                  retry_after=max(1, int(left.total_seconds()) + 1))
+            taken.append(key)
+        self._uow.commit()
 
-    def _fail(self, limits: dict[str, int]) -> Account:
-        now = self._clock.now()
-        for key in limits:
-            self._throttle.record_failure(key, now, self._policy.window)
-        self._uow.commit()  # the count stands although the request answers 401
-        raise InvalidCredentials("wrong email or password")
+    def _give_back(self, throttle: Throttle, keys: dict[str, int]) -> None:
+        """An attempt that turned out no failure (a right password whose second factor is
+        to come, a check that found no hashing slot): uncount it, committed, as the
+        request fails."""
+        for key in keys:
+            throttle.give_back(key)
+        self._uow.commit()
 
     def _second_factor(self, account: Account, code: str) -> Account | None:
         """A current TOTP code not used before, or an unused recovery code (spent on use).

@@ -33,6 +33,10 @@ from minimart.domain.ports import (
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
+# The largest price (minor units) and stock an item may have: every door checks them, and
+# every stock change in the database is capped at MAX_STOCK, far below the column's limit.
+MAX_PRICE = 10**12
+MAX_STOCK = 10**9
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +226,9 @@ class CatalogService:
         if after is None:
             current = self._items.get(item_id)
             available = current.stock if current else 0
+            if delta > 0:
+                raise ValidationFailed(f"stock cannot exceed {MAX_STOCK}", details={
+                    "delta": [f"at most {MAX_STOCK - available} more can be added"]})
             raise InsufficientStock(
                 "stock cannot go below zero",
                 details={"item_id": item_id, "requested": -delta, "available": available})

@@ -71,6 +71,9 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
 }
 
 STOCK_HELD = frozenset({OrderStatus.PENDING_PAYMENT, OrderStatus.PAID})
+REFUNDABLE = frozenset({OrderStatus.PAID, OrderStatus.FULFILLED})
+CANCELLED_ONLY = frozenset({OrderStatus.CANCELLED})  # money that came after cancelling
+CLAIM_ATTEMPTS = 20  # a claim of "the rest" lost to another claim looks again
 
 
 class FulfilmentType(enum.StrEnum):
@@ -104,7 +107,44 @@ class Payment:
     payment_intent_id: str | None = None
     client_secret: str | None = None
     captured: int = 0
-    refunded: int = 0
+    refunded: int = 0  # returned: sent refunds, and any the provider reported
+    # Promised back: refunds claimed (sent or not yet) and any the provider reported. Only
+    # the refund methods of the repository change it (and `refunded`), by guarded updates.
+    refund_claimed: int = 0
+
+    @property
+    def refundable(self) -> int:
+        """What a new refund may still claim."""
+        return self.captured - self.refund_claimed
+
+
+class RefundState(enum.StrEnum):
+    """Where one refund stands. It is claimed (and committed) before the provider is asked,
+    so of racing requests only its claimer asks, and a failed call can be repeated with the
+    same idempotency key instead of being lost or paid twice."""
+
+    SENDING = "sending"  # someone took it at attempted_at and is asking the provider
+    CLAIMED = "claimed"  # its last call failed: the next refund request or reconcile sends it
+    SENT = "sent"  # the provider accepted it
+    VOID = "void"  # the provider reported the whole capture returned before it was sent
+
+
+@dataclass(frozen=True, slots=True)
+class Refund:
+    """One refund of part (or the rest) of an order's capture."""
+
+    id: str
+    order_id: str
+    amount: int
+    state: RefundState
+    created_at: datetime
+    attempted_at: datetime | None = None
+    sent_at: datetime | None = None
+
+    @property
+    def idempotency_key(self) -> str:
+        """One key per refund: a repeated call is a replay, a second refund is not."""
+        return f"order-{self.order_id}-refund-{self.id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +242,35 @@ def day_boundaries(first_day: date, days: int, zone: ZoneInfo) -> list[datetime]
             for n in range(days + 1)]
 
 
+@dataclass(frozen=True, slots=True)
+class OrderLimits:
+    """How long unpaid orders hold stock, and how much one account may hold unpaid: without
+    a bound, one shopper could keep an item's whole stock from everyone, again and again."""
+
+    ttl: timedelta = timedelta(minutes=30)
+    # an order whose payment never started (no card given, or the provider never reached)
+    unstarted_ttl: timedelta = timedelta(minutes=10)
+    max_pending_orders: int = 5
+    max_pending_units_per_item: int = MAX_QUANTITY
+
+    def expiry_cutoffs(self, now: datetime) -> tuple[datetime, datetime]:
+        """Pending orders created before the first are expired, and those whose payment
+        never started before the second."""
+        return now - self.ttl, now - min(self.unstarted_ttl, self.ttl)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingHoldings:
+    """What one account holds unpaid: its pending orders and their units per item."""
+
+    orders: int = 0
+    units: dict[str, int] = field(default_factory=dict)
+
+
+# payment states in which the shopper has not begun to pay: expired after unstarted_ttl
+UNSTARTED_PAYMENTS = frozenset({PaymentStatus.NOT_STARTED, PaymentStatus.REQUIRES_PAYMENT_METHOD})
+
+
 def check_lines(lines: tuple[RequestedLine, ...]) -> None:
     problems: dict[str, list[str]] = {}
     if not 1 <= len(lines) <= MAX_LINES:
@@ -227,7 +296,7 @@ class OrderService:
     def __init__(self, *, orders: OrderRepository, items: ItemRepository,
                  idempotency: IdempotencyKeys, payments: PaymentGateway,
                  customers: PaymentCustomers, audit: AuditLog, uow: UnitOfWork, clock: Clock,
-                 store: StoreService, ttl: timedelta) -> None:
+                 store: StoreService, limits: OrderLimits = OrderLimits()) -> None:
         self._orders = orders
         self._items = items
         self._idempotency = idempotency
@@ -237,7 +306,7 @@ class OrderService:
         self._uow = uow
         self._clock = clock
         self._store = store
-        self._ttl = ttl
+        self._limits = limits
 
     # --- placing -------------------------------------------------------
     def place_order(self, request: PlaceOrder, actor: Actor,
@@ -261,8 +330,33 @@ class OrderService:
                 return PlacedOrder(self._replay(earlier, request, actor), created=False)
         order = self._reserve(order_id, request, actor)
         self._uow.commit()
-        return PlacedOrder(self._request_payment(order, request.payment_method, actor),
-                           created=True)
+        return PlacedOrder(self._pay_or_undo(order, request.payment_method, actor,
+                                             idempotency_key), created=True)
+
+    def _pay_or_undo(self, order: Order, payment_method: str | None, actor: Actor,
+                     idempotency_key: str | None) -> Order:
+        """Ask for payment; if that fails, the request leaves nothing behind: the order is
+        cancelled with its stock back and its Idempotency-Key freed, so the error means
+        what it says and a retry places the order afresh. (A payment the provider did take
+        meanwhile is refunded when its event arrives, as for any cancelled order.)"""
+        try:
+            return self._request_payment(order, payment_method, actor)
+        except PaymentDeclined:
+            raise  # cancelled already, and the shopper may try another card
+        except Exception:
+            self._undo_reservation(order, actor, idempotency_key)
+            raise
+
+    def _undo_reservation(self, order: Order, actor: Actor, idempotency_key: str | None) -> None:
+        try:
+            self._uow.abort()
+            if not self._cancel_pending(order, actor, reason="payment_not_started"):
+                return  # paid or cancelled by someone else meanwhile: theirs stands
+            if idempotency_key is not None:
+                self._idempotency.release(order.customer_id, idempotency_key, order.id)
+            self._cancel_at_provider(order)
+        except Exception:  # the database too: expiry returns the stock later
+            log.exception("could not undo the reservation of order %s", order.id)
 
     def _replay(self, earlier: ClaimedKey, request: PlaceOrder, actor: Actor) -> Order:
         """The same key again: the same order, with no second reservation or charge."""
@@ -273,7 +367,7 @@ class OrderService:
         if (order.status is OrderStatus.PENDING_PAYMENT
                 and order.payment.status is PaymentStatus.NOT_STARTED):
             # The first attempt committed the reservation but never reached the provider.
-            return self._request_payment(order, request.payment_method, actor)
+            return self._pay_or_undo(order, request.payment_method, actor, None)
         return order
 
     def _reserve(self, order_id: str, request: PlaceOrder, actor: Actor) -> Order:
@@ -291,6 +385,7 @@ class OrderService:
             raise Conflict("the order is below the store's minimum", code="below_minimum_order",
                            details={"minimum_order": store.minimum_order,
                                     "subtotal": totals.subtotal.amount})
+        self._check_holdings(actor.account_id or "", lines)
         shortages = self._items.reserve_stock(
             {line.item_id: line.quantity for line in lines}, self._clock.now())
         if shortages:
@@ -308,6 +403,24 @@ class OrderService:
             "status": [None, order.status.value], "total": [None, totals.total.amount],
             "lines": [None, [[line.item_id, line.quantity] for line in lines]]})
         return order
+
+    def _check_holdings(self, customer_id: str, lines: tuple[OrderLine, ...]) -> None:
+        """Refuse an order that would take the account past what it may hold unpaid."""
+        limits = self._limits
+        held = self._orders.pending_holdings(customer_id)
+        if held.orders >= limits.max_pending_orders:
+            raise Conflict(f"you have {held.orders} unpaid orders: pay or cancel one first",
+                           code="too_many_pending_orders",
+                           details={"pending_orders": held.orders,
+                                    "limit": limits.max_pending_orders})
+        over = [{"item_id": line.item_id, "held": held.units.get(line.item_id, 0),
+                 "requested": line.quantity, "limit": limits.max_pending_units_per_item}
+                for line in lines
+                if held.units.get(line.item_id, 0) + line.quantity
+                > limits.max_pending_units_per_item]
+        if over:
+            raise Conflict("your unpaid orders would hold too much of an item: pay or cancel "
+                           "them first", code="too_many_pending_units", details={"lines": over})
 
     def _orderable_items(self, lines: tuple[RequestedLine, ...]) -> list[Item]:
         found: list[Item] = []
@@ -390,21 +503,15 @@ class OrderService:
             self.return_late_payment(order.id, actor)
 
     def return_late_payment(self, order_id: str, actor: Actor) -> None:
-        """Refund money captured for a cancelled order. The owed state is committed first, so
-        if the provider is down, reconciliation finishes it later."""
+        """Refund money captured for a cancelled order. The owed state and the refund's claim
+        are committed first, so if the provider is down, reconciliation sends it later."""
         order = self._get(order_id)
-        owed = order.payment.captured - order.payment.refunded
-        if order.status is not OrderStatus.CANCELLED or owed <= 0:
+        if order.status is not OrderStatus.CANCELLED:
             return
-        assert order.payment.payment_intent_id is not None
-        self._uow.commit()
-        self._payments.refund(order.payment.payment_intent_id, Money(owed, order.currency),
-                              idempotency_key=f"order-{order.id}-refund")
-        self._orders.set_payment(order.id, replace(order.payment, status=PaymentStatus.REFUNDED,
-                                                   refunded=order.payment.captured),
-                                 self._clock.now())
-        self._record(actor, "order.refunded", order.id,
-                     {"refunded": [order.payment.refunded, order.payment.captured]})
+        claim = self._claim_refund(order, None, CANCELLED_ONLY)
+        if claim is not None:
+            self._uow.commit()
+            self._send_refund(claim, order, actor)
 
     def payment_failed(self, order_id: str, actor: Actor) -> None:
         """A failed or cancelled intent cancels a pending order and returns its stock."""
@@ -414,37 +521,23 @@ class OrderService:
             self._cancel_at_provider(order)
 
     def refunded_by_provider(self, order_id: str, refunded_total: int, actor: Actor) -> None:
-        """Money went back (our refund, or one made at the provider's dashboard)."""
+        """Money went back (our refunds, or ones made at the provider's dashboard):
+        `refunded_total` is all the provider has returned of the payment so far. A part of
+        the capture is recorded and leaves status and stock alone; the whole marks the order
+        refunded. Older reports (smaller totals) and repeats change nothing."""
         order = self._get(order_id)
-        now = self._clock.now()
         if order.status is OrderStatus.PENDING_PAYMENT:
             # refunded before its success event arrived: the money came and went back
-            if self._cancel_pending(order, actor, reason="refunded"):
-                self._orders.set_payment(order.id, replace(
-                    order.payment, status=PaymentStatus.REFUNDED, captured=refunded_total,
-                    refunded=refunded_total), now)
-            return
-        if order.status is OrderStatus.CANCELLED:
-            # money taken for a cancelled order went back: remember it, so a success event
-            # arriving late finds nothing owed and asks for no second refund
-            returned = max(order.payment.captured, order.payment.refunded, refunded_total)
-            if order.payment.refunded < returned:
-                self._orders.set_payment(order.id, replace(
-                    order.payment, status=PaymentStatus.REFUNDED, captured=returned,
-                    refunded=returned), now)
-            return
-        refunded = min(max(order.payment.refunded, refunded_total), order.payment.captured)
-        moved = order.status in (OrderStatus.PAID, OrderStatus.FULFILLED) and \
-            self._orders.transition(order.id, order.status, OrderStatus.REFUNDED, now)
-        if moved:
-            if order.status is OrderStatus.PAID:
-                self._items.release_stock(self._quantities(order), now)
-            self._record(actor, "order.refunded", order.id,
-                         {"status": [order.status.value, OrderStatus.REFUNDED.value],
-                          "refunded": [order.payment.refunded, refunded]})
-        if refunded != order.payment.refunded:
-            self._orders.set_payment(order.id, replace(order.payment, refunded=refunded,
-                                                       status=PaymentStatus.REFUNDED), now)
+            self._cancel_pending(order, actor, reason="refunded")
+            order = self._get(order_id)  # cancelled now, by us or by whoever settled it first
+        if order.status is OrderStatus.CANCELLED and order.payment.captured < refunded_total:
+            # money taken for a cancelled order went back: remember it was taken, so a
+            # success event arriving late finds nothing owed and asks for no second refund
+            order = replace(order, payment=replace(order.payment, captured=refunded_total))
+            self._orders.set_payment(order.id, order.payment, self._clock.now())
+        returned = min(refunded_total, order.payment.captured)
+        if self._orders.refund_reported(order.id, returned, self._clock.now()) is not None:
+            self._money_returned(order, actor)
 
     # --- changing state ------------------------------------------------
     def cancel(self, order_id: str, actor: Actor) -> Order:
@@ -465,45 +558,152 @@ class OrderService:
         self._transition(order, OrderStatus.FULFILLED, actor, "order.fulfilled")
         return self._get(order_id)
 
-    def refund(self, order_id: str, actor: Actor) -> Order:
+    def refund(self, order_id: str, actor: Actor, amount: int | None = None) -> Order:
+        """Return `amount` (minor units) of a paid or fulfilled order's capture, or all that
+        is left of it when None. The order becomes refunded once all of it is returned."""
         actor.require(Permission.REFUNDS)
-        return self._refund(self._get(order_id), actor)
+        return self._refund(self._get(order_id), actor, amount)
 
     def expire_pending(self, actor: Actor, limit: int = 500) -> int:
         """Cancel unpaid orders older than the TTL and return their stock.
 
         Safe on several hosts at once: each cancellation is a guarded transition.
         """
-        cutoff = self._clock.now() - self._ttl
+        cutoff, unstarted_cutoff = self._limits.expiry_cutoffs(self._clock.now())
         expired = 0
-        for order_id in self._orders.pending_before(cutoff, limit):
-            order = self._orders.get(order_id)
-            if order is not None and self._cancel_pending(order, actor, reason="expired"):
-                expired += 1
-                self._cancel_at_provider(order)
+        for order_id in self._orders.pending_before(unstarted_cutoff, limit):
+            try:
+                expired += self._expire(order_id, cutoff, actor)
+            except Exception:  # one bad order must not stop every later one from expiring
+                log.exception("could not expire order %s; the next run tries again", order_id)
+                self._uow.abort()
         self._idempotency.forget_before(self._clock.now() - timedelta(hours=24))
         return expired
 
-    def _refund(self, order: Order, actor: Actor) -> Order:
-        if not order.status.can_become(OrderStatus.REFUNDED):
-            raise InvalidState(f"a {order.status} order cannot be refunded")
-        refundable = order.payment.captured - order.payment.refunded
-        if refundable > 0 and order.payment.payment_intent_id is not None:
-            self._uow.commit()  # hold no transaction while the provider is called
+    def _expire(self, order_id: str, cutoff: datetime, actor: Actor) -> bool:
+        order = self._orders.get(order_id)
+        if order is None or (order.created_at >= cutoff
+                             and order.payment.status not in UNSTARTED_PAYMENTS):
+            return False
+        if not self._cancel_pending(order, actor, reason="expired"):
+            return False
+        self._cancel_at_provider(order)
+        return True
+
+    def _refund(self, order: Order, actor: Actor, amount: int | None = None) -> Order:
+        """Claim the refund in the database and commit, then ask the provider.
+
+        The claim is a guarded update: of racing requests only those whose claims fit in
+        what is left of the capture get one, and only a claimer asks the provider, once,
+        with the refund's own idempotency key. Claims whose call failed earlier are sent
+        too (a refund of the rest repeated after a 503 sends the same refund again)."""
+        claim = self._claim_refund(order, amount, REFUNDABLE)
+        if claim is not None:
+            self._uow.commit()  # the claim stands before, and no transaction waits on, the call
+            self._send_refund(claim, order, actor)
+        sent = self._send_unsent(order.id, actor, quietly=claim is not None)
+        if claim is None:
+            self._finish_if_returned(self._get(order.id), actor)  # e.g. nothing was captured
+        current = self._get(order.id)
+        if claim is None and not sent and current.status is not OrderStatus.REFUNDED:
+            raise InvalidState("a refund of the rest of this order is under way")
+        return current
+
+    def _claim_refund(self, order: Order, amount: int | None,
+                      statuses: frozenset[OrderStatus]) -> Refund | None:
+        """A committed-to-be refund of `amount` (None: all that is left; then None when
+        nothing is), or InvalidState / ValidationFailed when it cannot be."""
+        for _ in range(CLAIM_ATTEMPTS):
+            if order.status not in statuses:
+                raise InvalidState(f"a {order.status} order cannot be refunded")
+            left = order.payment.refundable
+            if amount is not None and not 1 <= amount <= left:
+                raise ValidationFailed("the amount is not what is left to refund", details={
+                    "amount": [f"must be 1 to {left}" if left else "nothing is left to refund"]})
+            if (amount or left) == 0:
+                return None
+            now = self._clock.now()
+            refund = Refund(id=new_id(), order_id=order.id, amount=amount or left,
+                            state=RefundState.SENDING, created_at=now, attempted_at=now)
+            if self._orders.claim_refund(refund, statuses):
+                return refund
+            order = self._get(order.id)  # another claim came first: look again
+        raise InvalidState("too many refunds of this order at once; try again")
+
+    def _send_unsent(self, order_id: str, actor: Actor, quietly: bool) -> int:
+        """Send the order's claims whose last call failed; how many were sent. `quietly`: a
+        failure leaves them to reconcile instead of failing a request that did its part."""
+        sent = 0
+        for refund in self._orders.unsent_refunds(order_id):
+            try:
+                sent += self.resend_refund(refund.id, actor, stale_before=None)
+            except PaymentProviderUnavailable:
+                if not quietly:
+                    raise
+                log.warning("refund %s of order %s still unsent", refund.id, order_id)
+        return sent
+
+    def resend_refund(self, refund_id: str, actor: Actor, stale_before: datetime | None) -> bool:
+        """Take a claimed refund left unsent (and with `stale_before`, one whose sender
+        took it before then and never finished) and send it with its own idempotency key.
+        False when someone else has it; PaymentProviderUnavailable when the call fails."""
+        refund = self._orders.take_refund(refund_id, self._clock.now(), stale_before)
+        if refund is None:
+            return False
+        self._uow.commit()
+        self._send_refund(refund, self._get(refund.order_id), actor)
+        return True
+
+    def _send_refund(self, refund: Refund, order: Order, actor: Actor) -> None:
+        """Ask the provider for one claimed refund (taken by this caller, committed)."""
+        assert order.payment.payment_intent_id is not None, "a capture has a payment intent"
+        try:
             self._payments.refund(order.payment.payment_intent_id,
-                                  Money(refundable, order.currency),
-                                  idempotency_key=f"order-{order.id}-refund")
-        now = self._clock.now()
-        if not self._orders.transition(order.id, order.status, OrderStatus.REFUNDED, now):
-            return self._settled(order.id, OrderStatus.REFUNDED)
-        self._orders.set_payment(order.id, replace(order.payment, status=PaymentStatus.REFUNDED,
-                                                   refunded=order.payment.captured), now)
-        if order.status in STOCK_HELD:
-            self._items.release_stock(self._quantities(order), now)
-        self._record(actor, "order.refunded", order.id,
-                     {"status": [order.status.value, OrderStatus.REFUNDED.value],
-                      "refunded": [order.payment.refunded, order.payment.captured]})
-        return self._get(order.id)
+                                  Money(refund.amount, order.currency),
+                                  idempotency_key=refund.idempotency_key)
+        except PaymentProviderUnavailable as error:
+            self._orders.release_refund(refund.id)
+            self._uow.commit()  # the claim stays, for the next request or reconcile to send
+            raise PaymentProviderUnavailable(
+                "the refund is recorded and is sent when the payment provider answers: "
+                "do not repeat it") from error
+        before = self._get(order.id)
+        if self._orders.refund_sent(refund.id, self._clock.now()) is not None:
+            self._money_returned(before, actor, refund)
+
+    def _money_returned(self, before: Order, actor: Actor, refund: Refund | None = None) -> None:
+        """Audit money that went back; the whole capture returned also refunds the order
+        (its stock returns unless it was fulfilled)."""
+        order = self._get(before.id)
+        changes: dict[str, list[Any]] = {"refunded": [before.payment.refunded,
+                                                      order.payment.refunded]}
+        if refund is not None:
+            changes["refund"] = [None, refund.id]
+        whole = order.payment.refunded >= order.payment.captured
+        moved_from = self._finish_if_returned(order, actor, changes) if whole else None
+        if moved_from is None:
+            self._record(actor, "order.refunded" if whole else "order.partially_refunded",
+                         order.id, changes)
+
+    def _finish_if_returned(self, order: Order, actor: Actor,
+                            changes: dict[str, list[Any]] | None = None) -> OrderStatus | None:
+        """Move a paid or fulfilled order whose capture is all returned to refunded, once,
+        returning its stock unless it was fulfilled; the status it left, or None."""
+        for _ in range(len(REFUNDABLE) + 1):  # a fulfilment may move it meanwhile
+            if order.status not in REFUNDABLE or \
+                    order.payment.refunded < order.payment.captured:
+                return None
+            now = self._clock.now()
+            if self._orders.transition(order.id, order.status, OrderStatus.REFUNDED, now):
+                if order.status in STOCK_HELD:
+                    self._items.release_stock(self._quantities(order), now)
+                self._record(actor, "order.refunded", order.id, {
+                    "status": [order.status.value, OrderStatus.REFUNDED.value],
+                    **(changes or {"refunded": [order.payment.refunded,
+                                                order.payment.refunded]})})
+                return order.status
+            order = self._get(order.id)
+        return None
 
     def _cancel_pending(self, order: Order, actor: Actor, reason: str) -> bool:
         """Cancel and return stock exactly once; False if someone else settled it first."""

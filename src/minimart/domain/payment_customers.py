@@ -25,4 +25,9 @@ class PaymentCustomers:
         customer_id = self._payments.create_customer(
             account_id=account.id, email=account.email,
             idempotency_key=f"account-{account.id}-customer")
-        return self._accounts.set_payment_customer(account.id, customer_id)
+        kept = self._accounts.set_payment_customer(account.id, customer_id)
+        # Commit at once: setting a unique column locks the account row against the foreign
+        # key checks of the account's other orders, and a lock kept while this order goes on
+        # to release stock (a declined card) deadlocks with an order holding that stock.
+        self._uow.commit()
+        return kept

@@ -7,6 +7,7 @@ in OrderService's guarded transitions, so they can race without a second effect.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
@@ -40,7 +41,7 @@ class Reconciliation:
     paid: int = 0
     cancelled: int = 0
     refunds_finished: int = 0
-    failed: int = 0  # the provider could not answer about these; the next run tries again
+    failed: int = 0  # the provider did not answer, or the step failed: the next run retries
 
 
 class PaymentService:
@@ -103,37 +104,60 @@ class PaymentService:
 
     def reconcile(self, actor: Actor, older_than: timedelta, limit: int = 200) -> Reconciliation:
         """Ask the provider about orders pending longer than `older_than` and apply what it
-        says, so missed webhooks heal; finish refunds owed for cancelled orders. Safe on
-        several hosts at once: every change is a guarded transition or idempotent call."""
+        says, so missed webhooks heal; send refunds left unsent and those owed for
+        cancelled orders. Safe on several hosts at once: every change is a guarded
+        transition, claim or idempotent call."""
         report = Reconciliation()
         for order_id in self._orders.pending_before(self._clock.now() - older_than, limit):
-            order = self._orders.get(order_id)
-            if order is None or order.payment.payment_intent_id is None:
-                continue  # never reached the provider: expiry returns its stock
-            self._uow.commit()
-            try:
-                intent = self._payments.retrieve_intent(order.payment.payment_intent_id)
-            except PaymentProviderUnavailable as error:
-                log.warning("reconcile: could not ask about order %s: %s", order.id, error)
-                report.failed += 1
-                continue
-            report.checked += 1
-            if intent.status is PaymentStatus.SUCCEEDED:
-                self._order_service.payment_succeeded(order.id, intent.amount_received,
-                                                      intent.currency, actor)
-                report.paid += self._status_of(order.id) is OrderStatus.PAID
-            elif intent.status in (PaymentStatus.CANCELED, PaymentStatus.DECLINED):
-                self._order_service.payment_failed(order.id, actor)
-                report.cancelled += self._status_of(order.id) is OrderStatus.CANCELLED
+            self._carry_on(report, f"order {order_id}",
+                           lambda order_id=order_id: self._check_pending(order_id, report, actor))
+        # refunds claimed but not sent: their call failed, or their sender died (taken more
+        # than `older_than` ago); each goes again with its own idempotency key, so a call
+        # that did reach the provider is answered with the same refund, not paid twice
+        stale_before = self._clock.now() - older_than
+        for refund in self._orders.refunds_to_retry(stale_before, limit):
+            report.refunds_finished += self._carry_on(
+                report, f"refund {refund.id} of order {refund.order_id}",
+                lambda refund=refund: self._order_service.resend_refund(refund.id, actor,
+                                                                        stale_before))
         for order_id in self._orders.owing_refund(limit):
-            try:
-                self._order_service.return_late_payment(order_id, actor)
-            except PaymentProviderUnavailable as error:
-                log.warning("reconcile: refund of order %s still owed: %s", order_id, error)
-                report.failed += 1
-                continue
-            report.refunds_finished += 1
+            report.refunds_finished += self._carry_on(
+                report, f"refund owed for order {order_id}",
+                lambda order_id=order_id: self._return_late_payment(order_id, actor))
         return report
+
+    def _check_pending(self, order_id: str, report: Reconciliation, actor: Actor) -> int:
+        order = self._orders.get(order_id)
+        if order is None or order.payment.payment_intent_id is None:
+            return 0  # never reached the provider: expiry returns its stock
+        self._uow.commit()
+        intent = self._payments.retrieve_intent(order.payment.payment_intent_id)
+        report.checked += 1
+        if intent.status is PaymentStatus.SUCCEEDED:
+            self._order_service.payment_succeeded(order.id, intent.amount_received,
+                                                  intent.currency, actor)
+            report.paid += self._status_of(order.id) is OrderStatus.PAID
+        elif intent.status in (PaymentStatus.CANCELED, PaymentStatus.DECLINED):
+            self._order_service.payment_failed(order.id, actor)
+            report.cancelled += self._status_of(order.id) is OrderStatus.CANCELLED
+        return 1
+
+    def _return_late_payment(self, order_id: str, actor: Actor) -> int:
+        self._order_service.return_late_payment(order_id, actor)
+        return 1
+
+    def _carry_on(self, report: Reconciliation, subject: str, step: Callable[[], int]) -> int:
+        """Run one order's step; whatever fails there is logged and counted, and the run
+        goes on with the next order (the next run tries this one again)."""
+        try:
+            return step()
+        except PaymentProviderUnavailable as error:
+            log.warning("reconcile: %s: the provider did not answer: %s", subject, error)
+        except Exception:
+            log.exception("reconcile: %s failed", subject)
+            self._uow.abort()
+        report.failed += 1
+        return 0
 
     def _status_of(self, order_id: str) -> OrderStatus | None:
         order = self._orders.get(order_id)

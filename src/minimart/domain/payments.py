@@ -8,7 +8,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from minimart.domain.errors import DomainError, Unavailable
+from minimart.domain.errors import DomainError, Unavailable, ValidationFailed
 
 
 class PaymentStatus(enum.StrEnum):
@@ -34,6 +34,13 @@ class PaymentIntent:
 
 class PaymentDeclined(DomainError):
     code = "payment_declined"
+
+
+class PaymentMethodRefused(ValidationFailed):
+    """The provider refused the payment method itself (unknown, malformed): the client's
+    mistake, not an outage, so the order it made is undone and the answer is a 4xx."""
+
+    code = "invalid_payment_method"
 
 
 class PaymentProviderUnavailable(Unavailable):

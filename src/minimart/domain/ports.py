@@ -19,7 +19,9 @@ if TYPE_CHECKING:
         OrderQuery,
         OrderStatus,
         Payment,
+        PendingHoldings,
         PeriodTotals,
+        Refund,
         Shortage,
     )
     from minimart.domain.payments import PaymentEvent, PaymentIntent
@@ -164,15 +166,19 @@ class EndedSignIns(Protocol):
     def has_ended(self, sign_in_id: str) -> bool: ...
 
 
-class LoginThrottle(Protocol):
-    """Failed sign-in counters, kept where every process sees them."""
+class Throttle(Protocol):
+    """Attempt counters per key (sign-ins per account or address, registrations per
+    address) in fixed windows, kept where every process sees them."""
 
-    def failures(self, key: str, since: datetime) -> tuple[int, datetime] | None:
-        """The count of failures in the window that started after `since`, and its start."""
+    def take(self, key: str, limit: int, at: datetime, window: timedelta) -> datetime | None:
+        """Count one attempt if its window holds fewer than `limit`, starting a new window
+        when the last one has passed; None when counted, else when the full window ends.
+        Atomic: a racing take of the same key waits until this one's transaction ends, so
+        of any number of racing attempts at most `limit` are counted."""
         ...
 
-    def record_failure(self, key: str, at: datetime, window: timedelta) -> None:
-        """Count one failure, starting a new window when the last one has passed."""
+    def give_back(self, key: str) -> None:
+        """Uncount one attempt that turned out harmless; a count of none is forgotten."""
         ...
 
     def clear(self, key: str) -> None: ...
@@ -208,7 +214,17 @@ class OrderRepository(Protocol):
         guard that makes racing actors take effect once."""
         ...
 
-    def set_payment(self, order_id: str, payment: Payment, at: datetime) -> None: ...
+    def set_payment(self, order_id: str, payment: Payment, at: datetime) -> None:
+        """Write the payment's provider, status, intent, client secret and capture. The
+        refund amounts (`refunded`, `refund_claimed`) are left alone: only the refund
+        methods below change them, by guarded updates that racing writers cannot undo."""
+        ...
+
+    def pending_holdings(self, customer_id: str) -> PendingHoldings:
+        """The customer's pending orders and the units they hold per item. Locks the
+        customer's account row until the transaction ends, so one customer's racing orders
+        are counted one after another."""
+        ...
 
     def pending_before(self, cutoff: datetime, limit: int) -> list[str]:
         """Ids of orders still pending payment that were placed before cutoff."""
@@ -217,7 +233,54 @@ class OrderRepository(Protocol):
     def get_by_payment_intent(self, payment_intent_id: str) -> Order | None: ...
 
     def owing_refund(self, limit: int) -> list[str]:
-        """Ids of cancelled orders whose captured money has not all been returned yet."""
+        """Ids of cancelled orders with captured money no refund has claimed yet."""
+        ...
+
+    # Refunds: claimed before the provider is asked, sent once, finished or retried.
+    def claim_refund(self, refund: Refund, statuses: frozenset[OrderStatus]) -> bool:
+        """Add refund.amount to the order's refund_claimed and store the refund, if the
+        order is in one of `statuses` and its claims stay within the capture; else False
+        and nothing is written. Atomic: of racing claims, those that fit win, in any order,
+        so the claims never add up past the capture."""
+        ...
+
+    def take_refund(self, refund_id: str, at: datetime,
+                    stale_before: datetime | None) -> Refund | None:
+        """Take a claimed refund to send it (SENDING, attempted at `at`): one whose last
+        call failed, or with stale_before, one taken before then and never finished. None
+        when it is not to be taken, so of racing takers one gets it."""
+        ...
+
+    def release_refund(self, refund_id: str) -> None:
+        """Its call failed: a SENDING refund goes back to CLAIMED, for a later sender."""
+        ...
+
+    def refund_sent(self, refund_id: str, at: datetime) -> int | None:
+        """The provider accepted it: a SENDING refund becomes SENT and its amount is added
+        to the order's refunded (its payment status becomes refunded with the whole
+        capture). The order's new refunded, or None when it was not SENDING (no effect)."""
+        ...
+
+    def refund_reported(self, order_id: str, refunded_total: int, at: datetime) -> int | None:
+        """The provider says it has returned `refunded_total` (at most the capture) of the
+        payment in all. What is beyond the claims was refunded at the provider: it counts
+        as claimed and refunded. The whole capture sets both to the capture, the payment
+        status to refunded, and voids the claims still unsent (nothing more can be sent).
+        The order's new refunded, or None when the report tells nothing new (an older or
+        repeated one)."""
+        ...
+
+    def unsent_refunds(self, order_id: str) -> list[Refund]:
+        """The order's CLAIMED refunds (their last call failed), oldest first."""
+        ...
+
+    def refunds_to_retry(self, stale_before: datetime, limit: int) -> list[Refund]:
+        """Refunds of any order that are CLAIMED, or SENDING since before stale_before (the
+        sender died), oldest first."""
+        ...
+
+    def refunds_of(self, order_id: str) -> list[Refund]:
+        """Every refund of the order, oldest first."""
         ...
 
     def totals_by_period(self, boundaries: Sequence[datetime]) -> list[PeriodTotals]:
@@ -235,6 +298,11 @@ class IdempotencyKeys(Protocol):
         ...
 
     def forget_before(self, cutoff: datetime) -> int: ...
+
+    def release(self, account_id: str, key: str, order_id: str) -> None:
+        """Free the key if it still names order_id (its order was undone), so a retry
+        with the same key places a new order."""
+        ...
 
 
 class PaymentGateway(Protocol):
@@ -284,6 +352,11 @@ class UnitOfWork(Protocol):
 
     def after_commit(self, action: Callable[[], None]) -> None:
         """Run action once the current transaction has committed (never if it aborts)."""
+        ...
+
+    def abort(self) -> None:
+        """Roll back what is done since the last commit and begin afresh: after a failure,
+        before the service records what it does about it."""
         ...
 
 

@@ -38,11 +38,12 @@ from minimart.adapters.sqlalchemy.tables import (
     ended_sign_ins,
     items,
     login_failures,
+    registration_attempts,
     store_settings,
 )
 from minimart.domain.accounts import Account, Role
 from minimart.domain.audit import AuditEvent, AuditQuery
-from minimart.domain.catalog import Item, ItemQuery, ItemSort
+from minimart.domain.catalog import MAX_STOCK, Item, ItemQuery, ItemSort
 from minimart.domain.categories import Category
 from minimart.domain.errors import Conflict
 from minimart.domain.money import Money
@@ -68,10 +69,19 @@ ACCOUNT_BY_ID = select(accounts).where(accounts.c.id == bindparam("account_id"))
 STORE_SETTINGS = select(store_settings)
 ADJUST_STOCK = (items.update()
                 .where(items.c.id == bindparam("item_id"),
-                       items.c.stock + bindparam("delta") >= 0)
+                       items.c.stock + bindparam("delta") >= 0,
+                       items.c.stock + bindparam("delta") <= MAX_STOCK)
                 .values(stock=items.c.stock + bindparam("delta"), version=items.c.version + 1,
                         updated_at=bindparam("at"))
                 .returning(*items.c))
+# FOR NO KEY UPDATE, the lock an UPDATE takes: FOR UPDATE would also block the foreign-key
+# checks of orders inserting lines for the item, and deadlock with them.
+LOCKED_STOCK = (select(items.c.stock).where(items.c.id == bindparam("item_id"))
+                .with_for_update(key_share=True))
+_released = items.c.stock + bindparam("quantity")
+RELEASE_STOCK = (items.update().where(items.c.id == bindparam("item_id"))
+                 .values(stock=case((_released > MAX_STOCK, MAX_STOCK), else_=_released),
+                         version=items.c.version + 1, updated_at=bindparam("at")))
 AUDIT_INSERT = audit_events.insert()
 
 
@@ -263,28 +273,41 @@ class SqlAlchemyItemRepository(Repository):
             select(items.c.id).where(items.c.image_key == key).limit(1)).first() is not None
 
     def reserve_stock(self, quantities: dict[str, int], at: datetime) -> list[Shortage]:
-        """Conditional decrements in item-id order; on any shortage, put back what was taken
-        (the row locks stay ours until the transaction ends) and report every short line."""
+        """Conditional decrements in item-id order (so racing orders lock rows in one order
+        and cannot deadlock); on any shortage, put back what was taken and report every
+        short line.
+
+        A decrement that matched no row decides the line, whatever a later read says: a
+        cancellation committed between the two must not turn "short" into "taken" with
+        nothing taken. The line gets one more try under the row lock, where the stock read
+        is the stock the second decrement sees.
+        """
         taken: dict[str, int] = {}
-        short: list[str] = []
+        shortages: list[Shortage] = []
         for item_id, wanted in sorted(quantities.items()):
-            if short or self.adjust_stock(item_id, -wanted, at) is None:
-                short.append(item_id)
-            else:
+            if self.adjust_stock(item_id, -wanted, at) is not None:
                 taken[item_id] = wanted
-        if not short:
-            return []
-        self.release_stock(taken, at)
-        stock = dict(self._session.execute(
-            select(items.c.id, items.c.stock).where(items.c.id.in_(quantities))).all())
-        return [Shortage(item_id, quantities[item_id], stock.get(item_id, 0))
-                for item_id in sorted(quantities) if stock.get(item_id, 0) < quantities[item_id]]
+                continue
+            available = self._locked_stock(item_id)
+            if available >= wanted and self.adjust_stock(item_id, -wanted, at) is not None:
+                taken[item_id] = wanted
+            else:
+                shortages.append(Shortage(item_id, wanted, available))
+        if shortages:
+            self.release_stock(taken, at)
+        return shortages
+
+    def _locked_stock(self, item_id: str) -> int:
+        """The item's stock, its row locked until the transaction ends (0 if it is gone)."""
+        stock = self._session.execute(LOCKED_STOCK, {"item_id": item_id}).scalar()
+        return 0 if stock is None else stock
 
     def release_stock(self, quantities: dict[str, int], at: datetime) -> None:
+        """Put units back, in item-id order like reserve_stock. Capped at MAX_STOCK: units
+        that were adjusted in while others were held could otherwise overflow the column and
+        leave an order that can never be cancelled."""
         for item_id, quantity in sorted(quantities.items()):
-            self._write(items.update().where(items.c.id == item_id)
-                        .values(stock=items.c.stock + quantity, version=items.c.version + 1,
-                                updated_at=at))
+            self._write(RELEASE_STOCK, {"item_id": item_id, "quantity": quantity, "at": at})
 
 
 class SqlAlchemyCategoryRepository(Repository):
@@ -385,28 +408,63 @@ class SqlAlchemyEndedSignIns(Repository):
             ended_sign_ins.c.id == sign_in_id)).first() is not None
 
 
-class SqlAlchemyLoginThrottle(Repository):
-    def failures(self, key: str, since: datetime) -> tuple[int, datetime] | None:
-        row = self._session.execute(
-            select(login_failures.c.count, login_failures.c.window_started_at)
-            .where(login_failures.c.key == key,
-                   login_failures.c.window_started_at > since)).first()
-        return None if row is None else (row.count, row.window_started_at)
+@cache
+def _take_statement(dialect: str, table: Table) -> Any:
+    """Count one attempt unless its window is full: an upsert whose update is conditional
+    (a new window starts when the old one has passed), returning the row only if counted."""
+    started = table.c.window_started_at
+    insert = _dialect_insert(dialect, table).values(
+        key=bindparam("key", type_=table.c.key.type), count=1,
+        window_started_at=bindparam("at", type_=started.type))
+    expired = started <= bindparam("expired_before", type_=started.type)
+    return insert.on_conflict_do_update(
+        index_elements=[table.c.key],
+        set_={"count": case((expired, 1), else_=table.c.count + 1),
+              "window_started_at": case((expired, insert.excluded.window_started_at),
+                                        else_=started)},
+        where=or_(expired, table.c.count < bindparam("limit", type_=Integer)),
+    ).returning(table.c.count)
 
-    def record_failure(self, key: str, at: datetime, window: timedelta) -> None:
-        """One atomic upsert, so concurrent failures on several processes all count."""
-        statement = upsert_insert(self._session, login_failures).values(
-            key=key, count=1, window_started_at=at)
-        expired = login_failures.c.window_started_at <= bindparam(
-            "window_start_limit", at - window, type_=login_failures.c.window_started_at.type)
-        self._write(statement.on_conflict_do_update(
-            index_elements=[login_failures.c.key],
-            set_={"count": case((expired, 1), else_=login_failures.c.count + 1),
-                  "window_started_at": case((expired, statement.excluded.window_started_at),
-                                            else_=login_failures.c.window_started_at)}))
+
+class SqlAlchemyThrottle(Repository):
+    """Attempt counters in a table of (key, count, window_started_at)."""
+
+    table: Table
+
+    def take(self, key: str, limit: int, at: datetime, window: timedelta) -> datetime | None:
+        """One upsert: PostgreSQL locks the row whether it counts or not, so racing takes
+        of a key queue behind each other's transactions and each sees the count the one
+        before left (SQLite has one writer at a time)."""
+        statement = _take_statement(self._session.get_bind().dialect.name, self.table)
+        counted = self._write(statement, {"key": key, "at": at, "limit": limit,
+                                          "expired_before": at - window}).first()
+        if counted is not None:
+            return None
+        started = self._session.execute(select(self.table.c.window_started_at)
+                                        .where(self.table.c.key == key)).scalar_one()
+        return started + window
+
+    def give_back(self, key: str) -> None:
+        table = self.table
+        left = self._write(table.update().where(table.c.key == key, table.c.count > 0)
+                           .values(count=table.c.count - 1).returning(table.c.count)).scalar()
+        if left == 0:
+            self._write(table.delete().where(table.c.key == key, table.c.count <= 0))
 
     def clear(self, key: str) -> None:
-        self._write(login_failures.delete().where(login_failures.c.key == key))
+        self._write(self.table.delete().where(self.table.c.key == key))
+
+
+class SqlAlchemyLoginThrottle(SqlAlchemyThrottle):
+    """Sign-in attempts per account and per client address."""
+
+    table = login_failures
+
+
+class SqlAlchemyRegistrationThrottle(SqlAlchemyThrottle):
+    """Registrations per client address."""
+
+    table = registration_attempts
 
 
 class SqlAlchemyAccountRepository(Repository):

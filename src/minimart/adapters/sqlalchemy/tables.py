@@ -110,6 +110,13 @@ login_failures = Table(
     Column("window_started_at", UtcDateTime, nullable=False),
 )
 
+registration_attempts = Table(
+    "registration_attempts", metadata,
+    Column("key", String(300), primary_key=True),
+    Column("count", Integer, nullable=False),
+    Column("window_started_at", UtcDateTime, nullable=False),
+)
+
 audit_events = Table(
     "audit_events", metadata,
     Column("id", String(32), primary_key=True),
@@ -146,8 +153,12 @@ orders = Table(
     Column("amount_refunded", BigInteger, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    # refunds claimed (sent or not yet) or reported by the provider: the guard of every claim
+    Column("amount_refund_claimed", BigInteger, nullable=False),
     CheckConstraint("total = subtotal + tax + delivery_fee + tip", name="total_adds_up"),
     CheckConstraint("amount_refunded <= amount_captured", name="refund_within_capture"),
+    CheckConstraint("amount_refunded <= amount_refund_claimed "
+                    "AND amount_refund_claimed <= amount_captured", name="claims_within_capture"),
     Index(None, "created_at", "id"),
     Index(None, "customer_id", "created_at", "id"),
     Index(None, "status", "created_at"),
@@ -164,6 +175,20 @@ order_lines = Table(
     Column("unit_price", BigInteger, nullable=False),
     Column("quantity", Integer, nullable=False),
     CheckConstraint("quantity > 0", name="quantity_positive"),
+)
+
+refunds = Table(
+    "refunds", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("order_id", String(32), ForeignKey("orders.id"), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("attempted_at", UtcDateTime),
+    Column("sent_at", UtcDateTime),
+    CheckConstraint("amount > 0", name="amount_positive"),
+    Index(None, "order_id", "created_at"),
+    Index(None, "state", "attempted_at"),  # reconcile finds the unsent ones
 )
 
 idempotency_keys = Table(

@@ -16,6 +16,12 @@ class TransactionUnitOfWork:
         self._manager.commit()
         self._manager.begin()
 
+    def abort(self) -> None:
+        """Roll back the work since the last commit (a failed statement leaves PostgreSQL's
+        transaction unusable) and begin the next transaction."""
+        self._manager.abort()
+        self._manager.begin()
+
     def after_commit(self, action: Callable[[], None]) -> None:
         def run_if_committed(committed: bool) -> None:
             if committed:

@@ -18,7 +18,12 @@ def _services(request: Request) -> Services:
 
 
 def includeme(config: Configurator) -> None:
+    # tm.annotate_user off: pyramid_tm would look up the signed-in account above the
+    # exception views, before any view runs, so a database that is down or hangs would
+    # fail (or hang) every signed-in request there, /healthz included. Nothing reads the
+    # transaction's user; the audit trail records the actor itself.
     config.add_settings({"tm.manager_hook": "pyramid_tm.explicit_manager",
+                         "tm.annotate_user": False,
                          "retry.attempts": config.get_settings().get("retry.attempts", 3)})
     config.include("pyramid_tm")
     config.include("pyramid_retry")

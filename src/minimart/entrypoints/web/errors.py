@@ -23,7 +23,7 @@ from minimart.domain import errors
 from minimart.domain.accounts import RateLimited
 from minimart.domain.images import ImageTooLarge, UnsupportedImage
 from minimart.domain.payments import InvalidWebhook, PaymentDeclined
-from minimart.entrypoints.web.html.error_pages import error_page
+from minimart.entrypoints.web.html.error_pages import error_page, static_error_page
 from minimart.entrypoints.web.problems import HttpProblem, error_body
 
 log = logging.getLogger(__name__)
@@ -144,11 +144,13 @@ def http_exception_view(exc: HTTPException, request: Request) -> Response:
                       exc.explanation or exc.title)
 
 
-def database_unavailable_view(exc: DBAPIError, request: Request) -> Response:
+def database_unavailable_view(exc: DBAPIError | PoolTimeout, request: Request) -> Response:
+    """Reads nothing from the database: not the signed-in account, not the store."""
     log.error("database unavailable: %s", exc.__class__.__name__, exc_info=exc)
     if is_page(request):
-        return error_page(request, 503, "The shop cannot reach its database just now. "
-                                        "Nothing was changed; please try again shortly.")
+        return static_error_page(request, 503, "The shop cannot reach its database just "
+                                               "now. Nothing was changed; please try again "
+                                               "shortly.")
     return json_error(request, 503, "unavailable",
                       "the database is unavailable; nothing was changed, retry is safe")
 

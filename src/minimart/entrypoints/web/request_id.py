@@ -1,5 +1,6 @@
 """Every response carries X-Request-ID (the caller's when it is sane), and every request
-is logged on one line with its id, route, status and duration."""
+is logged on one line with its id, route, status and duration — failures raised above the
+exception views included."""
 
 from __future__ import annotations
 
@@ -39,12 +40,27 @@ def unreadable_url(request: Request) -> str | None:
     return None
 
 
+def answer_anyway(handler: Handler, request: Request) -> Response:
+    """The handler's answer, or the exception views' answer to what it raised.
+
+    Pyramid's exception views sit below pyramid_tm; what fails above them (a commit, an
+    error view that itself failed) would otherwise reach waitress, which answers a bare
+    text 500 with no request id, no headers, no log line and no metric. Rendered here,
+    the request still counts as failed: pyramid_retry sees `request.exception` and
+    retries what is retryable.
+    """
+    try:
+        return handler(request)
+    except Exception:
+        return request.invoke_exception_view(reraise=True)
+
+
 def request_id_tween_factory(handler: Handler, registry: Registry) -> Handler:
     def request_id_tween(request: Request) -> Response:
         started = time.perf_counter()
         request.request_id = request_id_of(request)
         problem = unreadable_url(request)
-        response = handler(request) if problem is None else Response(
+        response = answer_anyway(handler, request) if problem is None else Response(
             status=400, json_body=error_body("bad_request", problem), charset="utf-8")
         response.headers["X-Request-ID"] = request.request_id
         route = request.matched_route.name if getattr(request, "matched_route", None) else "-"

@@ -57,7 +57,8 @@ account_schema = AccountSchema()
 def register(request: Request) -> dict[str, Any]:
     data = json_body(request, Registration())
     account = request.services.accounts.register(data["email"], data["password"],
-                                                 data["name"], request.actor)
+                                                 data["name"], request.actor,
+                                                 client=request.remote_addr)
     request.response.status_int = 201
     request.response.location = request.route_url("api.accounts.me")
     return account_schema.dump(account)

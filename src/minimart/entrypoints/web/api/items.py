@@ -14,6 +14,8 @@ from minimart.domain.accounts import Permission
 from minimart.domain.catalog import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
+    MAX_PRICE,
+    MAX_STOCK,
     Item,
     ItemQuery,
     ItemSort,
@@ -28,8 +30,6 @@ from minimart.entrypoints.web.api.pagination import (
     string_value,
 )
 
-MAX_PRICE = 10**12
-MAX_STOCK = 10**9
 SKU = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
                       error="letters, digits, '.', '_' or '-', at most 64")
 

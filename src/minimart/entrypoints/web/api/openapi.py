@@ -322,7 +322,8 @@ ERRORS: dict[int, tuple[str, str]] = {
     404: ("NotFound", "no such resource, or one the caller may not see: `not_found`"),
     409: ("Conflict", "conflicts with the current state: `insufficient_stock`, "
                       "`email_taken`, `sku_taken`, `invalid_state`, `store_closed`, "
-                      "`below_minimum_order`"),
+                      "`below_minimum_order`, `amount_mismatch`, `too_many_pending_orders`, "
+                      "`too_many_pending_units`"),
     412: ("PreconditionFailed", "If-Match names a version that is no longer current, or "
                                 "the resource changed meanwhile: `precondition_failed`"),
     413: ("PayloadTooLarge", "the body (or a picture's pixel count) is over the limit: "
@@ -330,10 +331,13 @@ ERRORS: dict[int, tuple[str, str]] = {
     415: ("UnsupportedMediaType", "the body is not of a type this operation reads: "
                                   "`unsupported_media_type`"),
     422: ("ValidationFailed", "`details` maps each bad field to its messages: "
-                              "`validation_failed`, `idempotency_key_reused`"),
-    429: ("RateLimited", "too many failed sign-ins: `rate_limited`, see Retry-After"),
-    503: ("Unavailable", "a dependency is down; nothing was changed and retrying is safe: "
-                         "`unavailable`, `payment_provider_unavailable`"),
+                              "`validation_failed`, `idempotency_key_reused`, "
+                              "`invalid_payment_method`"),
+    429: ("RateLimited", "too many failed sign-ins, or registrations from one address: "
+                         "`rate_limited`, see Retry-After"),
+    503: ("Unavailable", "a dependency is down, or every password-hashing slot stayed busy; "
+                         "nothing was changed and retrying is safe: `unavailable`, "
+                         "`payment_provider_unavailable`"),
 }
 
 
@@ -392,6 +396,7 @@ class Operation:
     success: tuple[Success, ...]
     permission: Permission | None = None  # None: public
     body: Body | None = None
+    body_required: bool = True
     query: list[JsonSchema] = field(default_factory=list)
     headers: list[JsonSchema] = field(default_factory=list)
     errors: tuple[int, ...] = ()  # beyond those the shape of the operation implies
@@ -467,7 +472,7 @@ def operations() -> list[Operation]:
         # accounts and sign-in
         Operation("post", f"{p}/accounts", "registerAccount", "Register a customer account",
                   "accounts", (Success(201, "Account", "the new account", ("Location",)),),
-                  body=body(accounts.Registration), errors=(409,)),
+                  body=body(accounts.Registration), errors=(409, 429)),
         Operation("get", f"{p}/accounts/me", "getOwnAccount", "The signed-in account",
                   "accounts", (Success(200, "Account", "the account"),), permission=own),
         Operation("post", f"{p}/accounts/me/password", "changePassword",
@@ -552,8 +557,10 @@ def operations() -> list[Operation]:
                   "Mark a paid order fulfilled", "orders", (ORDER,),
                   permission=Permission.ORDERS_MANAGE, errors=(409,)),
         Operation("post", f"{p}/orders/{{id}}/refund", "refundOrder",
-                  "Refund a paid or fulfilled order", "orders", (ORDER,),
-                  permission=Permission.REFUNDS, errors=(409,)),
+                  "Refund part or the rest of a paid or fulfilled order's payment (all of "
+                  "it refunds the order)", "orders", (ORDER,),
+                  permission=Permission.REFUNDS, body=body(orders.RefundIn),
+                  body_required=False, errors=(409,)),
         # payments
         Operation("post", f"{p}/payments/ephemeral-keys", "createEphemeralKey",
                   "A Stripe ephemeral key for the mobile SDKs", "payments",
@@ -598,7 +605,7 @@ def _operation_json(op: Operation) -> JsonSchema:
     if op.parameters():
         described["parameters"] = op.parameters()
     if op.body is not None:
-        described["requestBody"] = {"required": True, "content": {
+        described["requestBody"] = {"required": op.body_required, "content": {
             "application/json": {"schema": _ref(op.body.name)}}}
     elif op.raw_body is not None:
         described["requestBody"] = {"required": True, "content": dict(op.raw_body)}

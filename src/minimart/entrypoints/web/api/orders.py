@@ -51,6 +51,12 @@ class OrderIn(Schema):
     payment_method = fields.String(validate=validate.Length(min=1, max=255))
 
 
+class RefundIn(Schema):
+    amount = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_AMOUNT),
+                            metadata={"description": "minor units, at most what is left to "
+                                                     "refund; without it, all that is left"})
+
+
 class OrderListQuery(Schema):
     status = fields.Enum(OrderStatus, by_value=True)
     customer_id = fields.String(validate=validate.Length(min=1, max=64))
@@ -152,7 +158,9 @@ def fulfil_order(request: Request) -> dict[str, Any]:
 
 
 def refund_order(request: Request) -> dict[str, Any]:
-    order = request.services.orders.refund(request.matchdict["id"], request.actor)
+    """No body (or no amount) refunds all that is left of the capture."""
+    amount = json_body(request, RefundIn()).get("amount") if request.body else None
+    order = request.services.orders.refund(request.matchdict["id"], request.actor, amount)
     return order_json(order, request.actor.account_id)
 
 

@@ -83,7 +83,8 @@ def register(request: Request) -> Any:
     else:
         try:
             account = request.services.accounts.register(
-                data["email"], data["password"], data["name"], request.actor)
+                data["email"], data["password"], data["name"], request.actor,
+                client=request.remote_addr)
         except DomainError as error:
             refuse(request, form, error, {"email_taken": "email"})
         else:
