@@ -341,10 +341,10 @@ def test_racing_orders_of_one_account_never_pass_its_unpaid_limit(postgres_url: 
         body = {"lines": [{"item_id": item_id, "quantity": 1}]}
         with ThreadPoolExecutor(max_workers=12) as pool:
             results = list(pool.map(lambda _: _post_order(app, headers, body), range(12)))
+
+        assert Counter(status for status, _ in results) == {201: 3, 409: 9}
+        assert {payload["error"]["code"] for status, payload in results if status == 409} == {
+            "too_many_pending_orders"}
+        assert shop.stock(item_id) == 97
     finally:
         app.registry.container.engine.dispose()
-
-    assert Counter(status for status, _ in results) == {201: 3, 409: 9}
-    assert {payload["error"]["code"] for status, payload in results if status == 409} == {
-        "too_many_pending_orders"}
-    assert shop.stock(item_id) == 97
