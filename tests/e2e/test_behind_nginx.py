@@ -19,7 +19,13 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_production_processes import Deployment, call, deployment, seed  # noqa: F401
+from tests.e2e.test_production_processes import (  # noqa: F401
+    STORM,
+    Deployment,
+    call,
+    deployment,
+    seed,
+)
 from tests.integration.conftest import free_port, localstripe_url  # noqa: F401
 from tests.support.needs import require
 
@@ -62,7 +68,7 @@ http {{
 def nginx_in_front(deployment: Deployment) -> Iterator[str]:  # noqa: F811
     """nginx on a free port in front of two production.ini processes; its address."""
     require(Path(NGINX).exists(), "nginx (apt-get install -y nginx-light)")
-    upstreams = [deployment.serve(), deployment.serve()]
+    upstreams = [deployment.serve(settings=STORM), deployment.serve(settings=STORM)]
     prefix = Path(tempfile.mkdtemp(prefix="minimart-nginx-"))
     port = free_port()
     (prefix / "nginx.conf").write_text(nginx_config(prefix, port, upstreams))

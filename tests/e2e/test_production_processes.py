@@ -87,6 +87,11 @@ def _decoded(body: bytes) -> Any:
         return body.decode(errors="replace")
 
 
+# The storms have one shopper leave dozens of orders unpaid: the per-account limit is lifted,
+# the storm is the point.
+STORM = {"minimart.max_pending_orders_per_account": "1000"}
+
+
 class Deployment:
     """The environment production.ini reads, pointed at test servers on loopback."""
 
@@ -195,9 +200,7 @@ def seed(root: str, stock: int) -> tuple[str, str]:
 
 def test_an_order_storm_across_two_processes_keeps_stock_exact_and_keys_single_use(
         deployment):
-    # one shopper leaves 40 orders unpaid: lift the per-account limit, a storm is the point
-    lifted = {"minimart.max_pending_orders_per_account": "1000"}
-    first, second = deployment.serve(settings=lifted), deployment.serve(settings=lifted)
+    first, second = deployment.serve(settings=STORM), deployment.serve(settings=STORM)
     item_id, shopper = seed(first, stock=40)
     body = {"lines": [{"item_id": item_id, "quantity": 1}]}
     attempts = [(root, f"storm-{n}") for n in range(60) for root in (first, second)]
