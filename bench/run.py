@@ -40,7 +40,7 @@ from minimart.adapters.sqlalchemy.tables import items
 from minimart.domain.accounts import Actor, Role
 from minimart.domain.ids import new_id
 from minimart.domain.paging import PageAfter
-from minimart.entrypoints.web.api.pagination import encode_cursor
+from minimart.entrypoints.web.api.pagination import encode_listing_cursor
 
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
@@ -162,7 +162,8 @@ def prepare_shop(ini: Path) -> dict[str, str]:
                                   .offset(total // 2).limit(1)).scalar_one()
     container.engine.dispose()
     return {"token": app.registry.token_codec.issue(account), "order_item": item.id,
-            "item": some, "cursor": encode_cursor("name", PageAfter(deep.name_key, deep.id))}
+            "item": some,
+            "cursor": encode_listing_cursor("items", {}, PageAfter(deep.name_key, deep.id))}
 
 
 def wait_for(url: str, timeout: float = 30) -> None:

@@ -7,6 +7,7 @@ or known-development secret stops the process with a message naming it.
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -125,6 +126,29 @@ def _secret(name: str, value: str | None, production: bool) -> str:
     return value
 
 
+def _kept_development_secret(path: str) -> str:
+    """A generated secret kept in a file (var/, mode 0600), so restarting a development
+    server signs nobody out. Never consulted in production."""
+    while True:
+        try:
+            with open(path) as kept:
+                value = kept.read().strip()
+            if len(value) < MIN_SECRET_LENGTH:
+                raise SettingsError(f"{path} holds no usable secret: delete it to make one")
+            return value
+        except FileNotFoundError:
+            pass
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        try:  # O_EXCL: of two processes starting at once, one writes, the other reads it
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            continue
+        value = secrets.token_urlsafe(48)
+        with os.fdopen(descriptor, "w") as kept:
+            kept.write(value + "\n")
+        return value
+
+
 def _database_bounds(raw: Mapping[str, Any]) -> dict[str, Any]:
     """How long anything may wait on the database (README, Operations). The server cancels
     a statement or lock wait first; the client's answer bound, longer, is for a server that
@@ -185,8 +209,11 @@ def load_settings(raw: Mapping[str, Any], environ: Mapping[str, str]) -> Setting
         """Tests hand secrets in as settings; production takes them from the environment."""
         return environ.get(name) or (None if production else raw.get(key))
 
-    jwt_secret = _secret("MINIMART_JWT_SECRET",
-                         secret("MINIMART_JWT_SECRET", "minimart.jwt_secret"), production)
+    jwt_value = secret("MINIMART_JWT_SECRET", "minimart.jwt_secret")
+    kept_file = raw.get("minimart.development_secret_file")
+    if environment == "development" and not jwt_value and kept_file:
+        jwt_value = _kept_development_secret(str(kept_file))
+    jwt_secret = _secret("MINIMART_JWT_SECRET", jwt_value, production)
     try:
         currency = validate_currency(str(raw.get("minimart.currency", "usd")))
     except ValueError as error:
@@ -244,5 +271,5 @@ def load_settings(raw: Mapping[str, Any], environ: Mapping[str, str]) -> Setting
         require_totp_for_staff=_flag(raw, "minimart.login.require_totp_for_staff"),
         metrics_token=secret("MINIMART_METRICS_TOKEN", "minimart.metrics_token"),
         images_directory=str(raw.get("minimart.images.directory", "var/images")),
-        image_max_bytes=_int(raw, "minimart.images.max_bytes", 5 * 1024 * 1024, 1024),
+        image_max_bytes=_int(raw, "minimart.images.max_bytes", 16 * 1024 * 1024, 1024),
     )

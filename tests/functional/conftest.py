@@ -12,6 +12,9 @@ from webtest import TestApp
 from minimart import make_app
 from minimart.domain.accounts import Actor, Role
 
+# signed-in callers by role (a module's own fixture of the same name takes precedence)
+from tests.functional.people import admin, other_shopper, person, shopper, staff  # noqa: F401
+
 PASSWORD = "correct horse battery"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,12 @@ from sqlalchemy import select
 from webtest import TestApp
 
 from minimart import make_app
-from minimart.adapters.sqlalchemy.tables import accounts, audit_events
+from minimart.adapters.sqlalchemy.tables import (
+    accounts,
+    audit_events,
+    login_failures,
+    registration_attempts,
+)
 from minimart.entrypoints.cli import main
 from tests.conftest import FAST_ARGON2, TEST_JWT_SECRET
 
@@ -267,3 +273,53 @@ def test_enrol_totp_is_audited_without_the_secret_or_the_codes(ini, app, create,
     text = repr(tuple(event))
     assert secret_of(uri) not in text
     assert not any(c in text for c in codes)
+
+
+# --- unlock-account and forgetting old counters ------------------------------------------------
+
+def guess(testapp: TestApp, email: str, status: int = 401) -> Any:
+    return testapp.post_json(TOKEN, {"email": email, "password": "not the password"},
+                             status=status, extra_environ={"REMOTE_ADDR": "203.0.113.7"})
+
+
+def test_unlock_account_lets_a_delayed_address_sign_in_again_and_is_audited(
+        ini, app, testapp, create, capsys):
+    account_id = create("clerk@example.com", "staff")
+    for _ in range(5):
+        guess(testapp, "clerk@example.com")
+    guess(testapp, "clerk@example.com", status=429)
+
+    code, out, err = run(capsys, "-c", ini, "unlock-account", "--email", " Clerk@Example.com")
+
+    assert (code, err) == (0, "")
+    assert "unlocked clerk@example.com" in out and "from 1 addresses" in out
+    testapp.post_json(TOKEN, {"email": "clerk@example.com", "password": PASSWORD},
+                      extra_environ={"REMOTE_ADDR": "203.0.113.7"})
+    [event] = trail(app, "account.unlocked")
+    assert (event.entity_id, event.actor_id) == (account_id, "system")
+
+
+def test_unlock_account_of_an_unknown_email_says_so(ini, capsys):
+    code, _, err = run(capsys, "-c", ini, "unlock-account", "--email", "nobody@example.com")
+
+    assert code == 1
+    assert err.startswith("not_found:")
+
+
+def test_expire_orders_forgets_sign_in_counters_that_count_for_nothing(ini, app, capsys):
+    long_ago = datetime.now(UTC) - timedelta(days=2)
+    with app.registry.container.engine.begin() as connection:
+        connection.execute(login_failures.insert(), [
+            {"key": "address:203.0.113.7", "count": 3, "window_started_at": long_ago},
+            {"key": "address:198.51.100.2", "count": 1,
+             "window_started_at": datetime.now(UTC)}])
+        connection.execute(registration_attempts.insert(), [
+            {"key": "address:203.0.113.7", "count": 3, "window_started_at": long_ago}])
+
+    code, _, err = run(capsys, "-c", ini, "expire-orders")
+
+    assert (code, err) == (0, "")
+    with app.registry.container.engine.connect() as connection:
+        assert list(connection.execute(select(login_failures.c.key))) == [
+            ("address:198.51.100.2",)]
+        assert list(connection.execute(select(registration_attempts.c.key))) == []

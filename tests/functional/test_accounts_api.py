@@ -95,6 +95,28 @@ def test_an_email_taken_in_any_case_answers_409_email_taken(app, testapp, second
     assert account_count(app) == 1
 
 
+@pytest.mark.parametrize("look_alike", [
+    "\uff41\uff4e\uff4e@example.com",  # full-width
+    "ANN@\uff45xample.com",
+])
+def test_a_look_alike_of_a_taken_email_is_taken_and_signs_in_to_it(app, testapp, look_alike):
+    register(testapp, email="ann@example.com")
+
+    assert_error(register(testapp, email=look_alike, status=409), 409, "email_taken")
+    assert account_count(app) == 1
+    sign_in(testapp, look_alike)
+
+
+@pytest.mark.parametrize("look_alike", ["\u0430nn@example.com", "ann@ex\u0430mple.com"])
+def test_an_email_mixing_alphabets_is_refused(app, testapp, look_alike):
+    register(testapp, email="ann@example.com")
+
+    response = register(testapp, email=look_alike, status=422)
+
+    assert "email" in assert_error(response, 422, "validation_failed")["details"]
+    assert account_count(app) == 1
+
+
 def test_an_email_registered_in_capitals_blocks_the_lower_case_one(testapp):
     register(testapp, email="BOB@EXAMPLE.COM")
     assert_error(register(testapp, email="bob@example.com", status=409), 409, "email_taken")

@@ -243,3 +243,54 @@ def test_expire_orders_runs_on_an_empty_store(migrated, capsys):
     code, out, err = run(capsys, "-c", migrated, "expire-orders")
     assert (code, err) == (0, "")
     assert "expired 0" in out
+
+
+# --- create-account: the sign-up schema and password rules, on both backends ------------------
+
+@pytest.fixture
+def any_ini(tmp_path: Path, database_url: str) -> str:
+    """development.ini's structure on the test database (SQLite, then PostgreSQL)."""
+    path = tmp_path / "backend.ini"
+    path.write_text(INI.format(environment="development", database_url=database_url))
+    return str(path)
+
+
+def accounts_in(database_url: str) -> int:
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(text("SELECT count(*) FROM accounts")).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def test_create_account_refuses_what_sign_up_refuses_before_asking_a_password(
+        any_ini, database_url, capsys, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))  # a prompt would fail: none comes
+
+    code, out, err = run(capsys, "-c", any_ini, "create-account", "--email", "not-an-email",
+                         "--name", "", "--role", "admin")
+
+    assert (code, out) == (1, "")
+    assert err.splitlines() == ["validation_failed: the account is not valid",
+                                "  email: Not a valid email address.",
+                                "  name: Length must be between 1 and 120."]
+    assert accounts_in(database_url) == 0
+
+
+@pytest.mark.parametrize(("password", "problem"), [
+    pytest.param("short", "  password: must be at least 10 characters", id="short"),
+    pytest.param("x" * 1025, "  password: Length must be between 1 and 1024.", id="long"),
+])
+def test_create_account_names_the_password_rule_it_breaks(any_ini, database_url, capsys,
+                                                          monkeypatch, password, problem):
+    monkeypatch.setenv("MINIMART_PASSWORD", password)
+
+    code, out, err = run(capsys, "-c", any_ini, "create-account", "--email", "a@example.com",
+                         "--name", "A", "--role", "staff")
+
+    assert (code, out) == (1, "")
+    assert err.startswith("validation_failed: ")
+    assert problem in err.splitlines()
+    assert accounts_in(database_url) == 0
+

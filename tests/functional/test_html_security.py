@@ -243,6 +243,45 @@ def test_sign_in_never_redirects_off_the_site(testapp, make_account, target):
     assert redirect.location == "http://localhost/"
 
 
+@pytest.mark.parametrize(("target", "location"), [
+    ("/\u3002", "/%E3%80%82"),
+    ("/items?q=caf\u00e9#top", "/items?q=caf%C3%A9#top"),
+    ("/orders?a=1&b=%2F", "/orders?a=1&b=%2F"),
+])
+def test_sign_in_redirects_to_a_target_outside_ascii_percent_encoded(
+        testapp, make_account, target, location):
+    account = make_account("customer")
+    form = testapp.get("/login", {"next": target}).forms["login-form"]
+    form["email"], form["password"] = account["email"], PASSWORD
+
+    redirect = form.submit(status=303)
+
+    assert redirect.location == "http://localhost" + location
+
+
+def test_fulfilling_with_a_back_address_outside_latin_1_answers_its_redirect(
+        testapp, in_transaction, admin):
+    item = add_item(in_transaction, "Tea", 450, 10)
+    order = place(in_transaction, admin["id"], item.id)
+
+    redirect = testapp.post(f"/admin/orders/{order.id}/fulfil",
+                            {"csrf_token": csrf_token(testapp), "back": "/admin/orders?\u3002"},
+                            status=303)
+
+    assert redirect.location == "http://localhost/admin/orders?%E3%80%82"
+
+
+def test_signed_in_pages_are_not_stored_by_any_cache(testapp, in_transaction, make_account):
+    item = add_item(in_transaction, "Tea", stock=2)
+    assert "no-store" not in testapp.get("/", status=200).headers.get("Cache-Control", "")
+    account = make_account("customer")
+    signed_in = sign_in(testapp, account["email"])
+
+    assert signed_in.headers["Cache-Control"] == "no-store"
+    for path in ("/", f"/items/{item.id}", "/orders"):
+        assert testapp.get(path, status=200).headers["Cache-Control"] == "no-store", path
+
+
 def test_pages_need_no_inline_code_and_load_only_from_this_site(testapp, in_transaction, admin):
     item = add_item(in_transaction, "Tea", stock=2)
     for path in ("/", f"/items/{item.id}", "/orders", "/admin", "/admin/items",

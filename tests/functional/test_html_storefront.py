@@ -197,7 +197,7 @@ def test_ordering_more_than_the_stock_is_refused_and_reserves_nothing(testapp, i
 
     page = form.submit(status=409)
 
-    assert "Not enough stock" in field_error(page, "quantity")
+    assert "Only 2 left" in field_error(page, "quantity")
     assert all_orders(in_transaction) == []
     assert get_item(in_transaction, item.id).stock == 2
 

@@ -721,3 +721,16 @@ def test_405_names_the_allowed_methods(testapp):
                                   "/api/v1/items/x/stock-adjustments/y"])
 def test_an_unknown_path_answers_404(testapp, path):
     assert_error(testapp.get(path, status=404), 404, "not_found")
+
+
+@pytest.mark.parametrize("value", [0, 1, 0.0, 1.0, "true", "yes"])
+@pytest.mark.parametrize("field", ["available", "featured"])
+def test_a_json_boolean_is_true_or_false_and_nothing_else(testapp, staff, field, value):
+    """Found by the fuzzer: marshmallow's Boolean took 0.0 (and 1, "yes") as a boolean."""
+    response = testapp.post_json(ITEMS, {"name": "Tea", "price": 1, field: value},
+                                 headers=staff, status=422)
+    assert_error(response, 422, "validation_failed")
+    assert field in response.json["error"]["details"]
+    item = testapp.post_json(ITEMS, {"name": "Tea", "price": 1, "sku": "T-1"}, headers=staff,
+                             status=201).json
+    testapp.patch_json(f"{ITEMS}/{item['id']}", {field: value}, headers=staff, status=422)

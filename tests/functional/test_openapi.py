@@ -168,12 +168,19 @@ def test_the_converter_refuses_fields_it_cannot_describe():
     class Floats(Schema):
         ratio = fields.Float()
 
-    class NoneOf(Schema):
-        name = fields.String(validate=validate.NoneOf(["x"]))
+    class Predicate(Schema):
+        name = fields.String(validate=validate.Predicate("isidentifier"))
 
-    for schema in (Floats, NoneOf):
+    for schema in (Floats, Predicate):
         with pytest.raises(openapi.UnsupportedField):
             openapi.schema_to_json(schema)
+
+
+def test_none_of_is_described_as_not_enum():
+    class NotZero(Schema):
+        delta = fields.Integer(validate=validate.NoneOf([0]))
+
+    assert openapi.schema_to_json(NotZero)["properties"]["delta"]["not"] == {"enum": [0]}
 
 
 # --- the document against the route table ------------------------------------------------
@@ -452,3 +459,37 @@ def operations_of(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str
 
 def operation(document: dict[str, Any], path: str, method: str) -> dict[str, Any]:
     return document["paths"][PREFIX + path][method]
+
+
+def _patterns(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "pattern" and isinstance(value, str):
+                yield value
+            else:
+                yield from _patterns(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _patterns(value)
+
+
+def test_every_pattern_is_a_javascript_regular_expression(document):
+    """JSON Schema patterns are ECMA-262: Python's \\A and \\Z do not exist there (in
+    JavaScript `\\Z` is a plain `Z`, so the opening-hours pattern matched nothing)."""
+    import shutil
+    import subprocess
+
+    patterns = sorted(set(_patterns(document)))
+    assert any("24:00" in pattern for pattern in patterns)
+    assert not [p for p in patterns if "\\A" in p or "\\Z" in p or "(?P" in p]
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    script = ("const ps = JSON.parse(require('fs').readFileSync(0, 'utf8'));"
+              "for (const p of ps) new RegExp(p, 'u');"
+              "const hour = ps.find(p => p.includes('24:00'));"
+              "if (!new RegExp(hour, 'u').test('18:30') || new RegExp(hour, 'u').test('18:30\\n'))"
+              " process.exit(3);")
+    result = subprocess.run([node, "-e", script], input=json.dumps(patterns), text=True,
+                            capture_output=True, timeout=30, check=False)
+    assert result.returncode == 0, result.stderr

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,6 +16,7 @@ from sqlalchemy import func, select
 from minimart.adapters.sqlalchemy.tables import audit_events, orders
 from minimart.domain.accounts import Actor
 from tests.functional.envelope import assert_error
+from tests.functional.people import Who
 
 ORDERS = "/api/v1/orders"
 ITEMS = "/api/v1/items"
@@ -39,40 +39,6 @@ def app_settings(app_settings: dict[str, Any]) -> dict[str, Any]:
 
 
 # --- helpers -------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Who:
-    id: str
-    headers: dict[str, str]
-
-
-@pytest.fixture
-def person(make_account: Any) -> Any:
-    def make(role: str) -> Who:
-        account = make_account(role)
-        return Who(account["id"], {"Authorization": account["Authorization"]})
-    return make
-
-
-@pytest.fixture
-def shopper(person: Any) -> Who:
-    return person("customer")
-
-
-@pytest.fixture
-def other_shopper(person: Any) -> Who:
-    return person("customer")
-
-
-@pytest.fixture
-def staff(person: Any) -> Who:
-    return person("staff")
-
-
-@pytest.fixture
-def admin(person: Any) -> Who:
-    return person("admin")
-
 
 
 
@@ -259,23 +225,23 @@ INVALID_BODIES = {
     "archived item": (lambda tea, jam: order_body((tea, 1), (jam, 1)), "lines.1.item_id"),
     "duplicate item ids": (lambda tea, jam: order_body((tea, 1), (jam, 1), (tea, 1)),
                            "lines.2.item_id"),
-    "quantity 0": (lambda tea, jam: order_body((tea, 0)), "lines"),
-    "quantity 1001": (lambda tea, jam: order_body((tea, 1001)), "lines"),
-    "quantity as text": (lambda tea, jam: order_body((tea, "2")), "lines"),
-    "quantity as boolean": (lambda tea, jam: order_body((tea, True)), "lines"),
+    "quantity 0": (lambda tea, jam: order_body((tea, 0)), "lines.0.quantity"),
+    "quantity 1001": (lambda tea, jam: order_body((tea, 1001)), "lines.0.quantity"),
+    "quantity as text": (lambda tea, jam: order_body((tea, "2")), "lines.0.quantity"),
+    "quantity as boolean": (lambda tea, jam: order_body((tea, True)), "lines.0.quantity"),
     "no lines": (lambda tea, jam: order_body(), "lines"),
     "101 lines": (lambda tea, jam: order_body(*[(f"item-{n}", 1) for n in range(101)]),
                   "lines"),
     "lines missing": (lambda tea, jam: {"tip": 0}, "lines"),
     "unknown field": (lambda tea, jam: order_body((tea, 1), unit_price=1), "unit_price"),
     "unknown line field": (lambda tea, jam: {"lines": [
-        {"item_id": tea, "quantity": 1, "unit_price": 1}]}, "lines"),
+        {"item_id": tea, "quantity": 1, "unit_price": 1}]}, "lines.0.unit_price"),
     "tip over half the subtotal": (lambda tea, jam: order_body((tea, 1), tip=350), "tip"),
     "negative tip": (lambda tea, jam: order_body((tea, 1), tip=-1), "tip"),
     "delivery without address": (lambda tea, jam: order_body(
         (tea, 1), fulfilment={"type": "delivery"}), "fulfilment.address"),
     "unknown fulfilment type": (lambda tea, jam: order_body(
-        (tea, 1), fulfilment={"type": "teleport"}), "fulfilment"),
+        (tea, 1), fulfilment={"type": "teleport"}), "fulfilment.type"),
 }
 
 

@@ -7,7 +7,6 @@ the memory payment gateway.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -15,6 +14,7 @@ from sqlalchemy import select
 
 from minimart.adapters.sqlalchemy.tables import audit_events, refunds
 from tests.functional.envelope import assert_error
+from tests.functional.people import Who
 from tests.stripe_events import event_payload, signature_header
 
 ORDERS = "/api/v1/orders"
@@ -28,35 +28,6 @@ def app_settings(app_settings: dict[str, Any]) -> dict[str, Any]:
     """No tax or delivery fee: four teas at 450 capture 1800."""
     return {**app_settings, "minimart.stripe.webhook_secret": WEBHOOK_SECRET,
             "minimart.tax_rate_bps": "0", "minimart.delivery_fee": "0"}
-
-
-@dataclass(frozen=True)
-class Who:
-    id: str
-    headers: dict[str, str]
-
-
-@pytest.fixture
-def person(make_account: Any) -> Any:
-    def make(role: str) -> Who:
-        account = make_account(role)
-        return Who(account["id"], {"Authorization": account["Authorization"]})
-    return make
-
-
-@pytest.fixture
-def admin(person: Any) -> Who:
-    return person("admin")
-
-
-@pytest.fixture
-def staff(person: Any) -> Who:
-    return person("staff")
-
-
-@pytest.fixture
-def shopper(person: Any) -> Who:
-    return person("customer")
 
 
 @pytest.fixture

@@ -37,6 +37,7 @@ EXPECTED: dict[tuple[str, str], str | None] = {
     ("api.items.image", "PUT"): Permission.CATALOG_WRITE,
     ("api.items.image", "DELETE"): Permission.CATALOG_WRITE,
     ("images.show", "GET"): PUBLIC,
+    ("images.variant", "GET"): PUBLIC,
     ("api.categories.list", "GET"): PUBLIC,
     ("api.categories.list", "POST"): Permission.CATALOG_WRITE,
     ("api.categories.detail", "GET"): PUBLIC,
@@ -262,12 +263,13 @@ def test_every_protected_route_has_a_role_probe():
 def world(testapp: Any, make_account: Callable[..., dict[str, str]]) -> Callable[..., World]:
     staff = make_account("staff")
     buyer = make_account("customer")
+    built = iter(range(1_000_000))  # category names are unique (409 name_taken)
 
     def build(caller: dict[str, str] | None) -> World:
         staff_headers = {"Authorization": staff["Authorization"]}
         item = testapp.post_json("/api/v1/items", {"name": "Tea", "price": 250, "stock": 50},
                                  headers=staff_headers, status=201).json
-        category = testapp.post_json("/api/v1/categories", {"name": "Tea"},
+        category = testapp.post_json("/api/v1/categories", {"name": f"Tea {next(built)}"},
                                      headers=staff_headers, status=201).json
         lines = {"lines": [{"item_id": item["id"], "quantity": 1}]}
         paid = testapp.post_json("/api/v1/orders", {**lines, "payment_method": "pm_card_visa"},
@@ -293,6 +295,8 @@ def call(testapp: Any, probe: Probe, world: World, headers: dict[str, str]) -> A
         return getattr(testapp, method)(path, headers=headers, expect_errors=True)
     body = {k: ([{**line, "item_id": world.item_id} for line in v] if k == "lines" else v)
             for k, v in probe.body.items()}
+    if probe.route.startswith("api.categories") and "name" in body:
+        body["name"] = f"{body['name']} {world.category_id}"  # names are unique (409)
     return getattr(testapp, f"{method}_json")(path, body, headers=headers, expect_errors=True)
 
 

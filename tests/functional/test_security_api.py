@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+import jwt
 import pyotp
 import pytest
 from sqlalchemy import func, select
@@ -191,7 +192,15 @@ def test_failures_are_counted_in_the_database(app, testapp, shopper):
     with app.registry.container.engine.connect() as connection:
         rows = {row.key: row.count for row in connection.execute(
             select(login_failures.c.key, login_failures.c.count))}
-    assert rows == {f"account:{shopper['email']}": 2, f"address:{ATTACKER}": 2}
+    assert rows == {f"account:{shopper['email']} from:{ATTACKER}": 2, f"address:{ATTACKER}": 2}
+
+
+def test_a_stranger_failing_on_an_account_does_not_lock_its_owner_out(testapp, shopper):
+    """Owner emails are public: the delay falls on the guessing address only."""
+    fail(testapp, shopper["email"], times=3, address=ATTACKER)
+    assert_rate_limited(sign_in(testapp, shopper["email"], status=429, address=ATTACKER))
+
+    sign_in(testapp, shopper["email"], address=NEIGHBOUR)
 
 
 def test_successful_sign_ins_leave_only_the_earlier_failures_counted(app, testapp, shopper):
@@ -245,6 +254,17 @@ def test_a_weak_new_password_answers_422(testapp, shopper):
 
     assert "password" in error["details"]
     testapp.get(ME, headers=bearer(shopper["token"]))
+
+
+@pytest.mark.parametrize("drop", [None, "exp"])
+def test_a_token_without_an_expiry_is_refused(app, testapp, shopper, drop):
+    token = sign_in(testapp, shopper["email"]).json["access_token"]
+    claims = jwt.decode(token, options={"verify_signature": False})
+    if drop:
+        del claims[drop]
+    forged = jwt.encode(claims, app.registry.container.settings.jwt_secret, algorithm="HS256")
+
+    testapp.get(ME, headers=bearer(forged), status=401 if drop else 200)
 
 
 def test_changing_a_password_needs_a_token(testapp):
@@ -373,8 +393,23 @@ def test_a_totp_code_signs_in_once_only(testapp, staff, enrolled):
 
     sign_in(testapp, staff["email"], otp=code)
     again = sign_in(testapp, staff["email"], otp=code, status=401)
+    wrong_password = sign_in(testapp, staff["email"], "not the password", otp=code, status=401)
 
-    assert_error(again, 401, "invalid_credentials")
+    assert_error(again, 401, "otp_used")
+    assert "already used" in again.json["error"]["message"]
+    assert_error(wrong_password, 401, "invalid_credentials")
+
+
+@pytest.mark.parametrize("code", [
+    "\u0661\u0662\u0663\u0664\u0665\u0666",  # Arabic-Indic
+    "\uff11\uff12\uff13\uff14\uff15\uff16",  # full-width
+    "\u00b9\u00b2\u00b3\u2074\u2075\u2076",  # superscript
+])
+def test_a_code_of_non_ascii_digits_is_a_counted_failure(app, testapp, staff, enrolled, code):
+    refused = sign_in(testapp, staff["email"], otp=code, status=401, address=ATTACKER)
+
+    assert_error(refused, 401, "invalid_credentials")
+    assert count(app, login_failures, login_failures.c.key == f"address:{ATTACKER}") == 1
 
 
 def test_a_recovery_code_signs_in_once_only(testapp, staff, enrolled):

@@ -666,8 +666,71 @@ class ThrottleContract:
         assert take(store, other) is None
 
 
+PAIR = "account:shopper@example.com from:203.0.113.7"
+
+
+def back_off(store: Any, at: datetime = T0, key: str = PAIR) -> datetime | None:
+    """Two free attempts, then a wait of a minute doubling per attempt; a day forgets."""
+    return store.work(lambda r: r.sign_ins.back_off(
+        key, at, lambda n: timedelta(0) if n < 2 else timedelta(minutes=2 ** (n - 2)),
+        timedelta(days=1)))
+
+
+class BackOffContract:
+    def test_attempts_past_the_free_ones_wait_longer_each_time(self, store):
+        assert [back_off(store), back_off(store)] == [None, None]
+        assert back_off(store) == T0 + timedelta(minutes=1)
+        assert back_off(store, T0 + timedelta(minutes=1)) is None
+        assert back_off(store, T0 + timedelta(minutes=2)) == T0 + timedelta(minutes=3)
+        assert back_off(store, T0 + timedelta(minutes=3)) is None
+        assert back_off(store, T0 + timedelta(minutes=3)) == T0 + timedelta(minutes=7)
+
+    def test_an_attempt_dated_before_the_last_one_within_the_free_ones_counts(self, store):
+        """Processes' clocks differ a little: a free attempt is never refused for that."""
+        back_off(store, T0 + timedelta(seconds=1))
+
+        assert back_off(store, T0) is None
+        assert back_off(store, T0) == T0 + timedelta(seconds=61)  # from the latest
+
+    def test_a_key_quiet_for_a_day_starts_again(self, store):
+        for at in (T0, T0, T0):
+            back_off(store, at)
+
+        later = T0 + timedelta(days=1)
+        assert [back_off(store, later), back_off(store, later)] == [None, None]
+        assert back_off(store, later) == later + timedelta(minutes=1)
+
+    def test_clear_prefixed_forgets_one_accounts_keys_only(self, store):
+        keys = ["account:a_b@example.com", "account:a_b@example.com from:203.0.113.7",
+                "account:a_b@example.com from:198.51.100.2", "account:axb@example.com",
+                "account:axb@example.com from:203.0.113.7", "account:a_b@example.com.au",
+                "address:203.0.113.7"]
+        for key in keys:
+            back_off(store, key=key)
+
+        cleared = store.work(lambda r: r.sign_ins.clear_prefixed(
+            "account:a_b@example.com", "account:a_b@example.com from:"))
+
+        assert cleared == 3
+        assert [back_off(store, key=key) for key in keys] == [None] * 3 + [None] * 4
+        assert [back_off(store, key=key) for key in keys[3:]] == [T0 + timedelta(minutes=1)] * 4
+
+    def test_forget_before_drops_only_older_counters(self, store):
+        old = "address:192.0.2.1"  # keys of its own: the racing tests share the database
+        take(store, "sign_ins", key=old)
+        back_off(store, T0 + timedelta(hours=1))
+        take(store, "registrations", key=old, at=T0 + timedelta(hours=1))
+
+        forgot = store.work(lambda r: r.sign_ins.forget_before(T0 + timedelta(minutes=30)))
+
+        assert forgot == 1
+        assert takes(store, "sign_ins", 3, key=old) == [None, None, None]  # a fresh window
+        assert back_off(store, T0 + timedelta(hours=1)) is None
+        assert back_off(store, T0 + timedelta(hours=1)) == T0 + timedelta(hours=1, minutes=1)
+
+
 class Contracts(ItemRepositoryContract, AccountRepositoryContract, AuditLogContract,
-                EndedSignInsContract, ThrottleContract):
+                EndedSignInsContract, ThrottleContract, BackOffContract):
     pass
 
 
@@ -750,6 +813,21 @@ def test_of_forty_racing_attempts_exactly_the_limits_worth_are_counted(postgres_
 
     assert results.count(None) == 5
     assert results.count(T0 + WINDOW) == 35
+
+
+@pytest.mark.postgres
+def test_of_forty_racing_attempts_of_a_pair_only_the_free_ones_are_counted(postgres_store):
+    start = threading.Barrier(40)
+
+    def attempt(_: int) -> datetime | None:
+        start.wait(timeout=10)
+        return back_off(postgres_store, key="account:racing@example.com from:203.0.113.7")
+
+    with ThreadPoolExecutor(max_workers=40) as pool:
+        results = list(pool.map(attempt, range(40)))
+
+    assert results.count(None) == 2
+    assert results.count(T0 + timedelta(minutes=1)) == 38
 
 
 @pytest.mark.postgres

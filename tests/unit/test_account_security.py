@@ -29,6 +29,7 @@ from minimart.domain.accounts import (
     Actor,
     LoginPolicy,
     OtpRequired,
+    OtpUsed,
     RateLimited,
     RegistrationPolicy,
     Role,
@@ -173,32 +174,46 @@ def test_four_failures_still_let_the_right_password_in(shop):
     assert shop.sign_in() == account
 
 
-def test_retry_after_counts_down_to_the_end_of_the_window(shop):
+def test_retry_after_counts_down_to_the_end_of_the_delay(shop):
     shop.make()
     shop.fail(times=5)
     first = shop.limited().retry_after
-    shop.clock.advance(minutes=10)
+    shop.clock.advance(seconds=40)
 
     later = shop.limited().retry_after
 
-    assert first - later == pytest.approx(600, abs=1)
-    assert later > 0
+    assert first == 60
+    assert later == 20
 
 
-def test_sign_in_works_again_once_the_window_has_passed(shop):
+def test_sign_in_works_again_once_the_delay_has_passed(shop):
     account = shop.make()
     shop.fail(times=5)
-    shop.clock.advance(minutes=14, seconds=59)
+    shop.clock.advance(seconds=59)
     shop.limited()
     shop.clock.advance(seconds=1)
 
     assert shop.sign_in() == account
 
 
-def test_a_new_window_counts_from_zero_after_the_old_one_passed(shop):
+def test_each_further_failure_doubles_the_delay_up_to_the_longest(shop):
+    shop.make()
+    shop.fail(times=5)
+    waits = []
+    for _ in range(9):
+        waits.append(shop.limited().retry_after)
+        shop.clock.advance(seconds=waits[-1])
+        shop.fail()
+
+    assert waits == [60, 120, 240, 480, 960, 1920, 3600, 3600, 3600]
+
+
+def test_a_pair_quiet_for_a_day_counts_from_zero_again(shop):
     account = shop.make()
     shop.fail(times=5)
-    shop.clock.advance(minutes=16)
+    shop.clock.advance(minutes=1)
+    shop.fail()
+    shop.clock.advance(days=1)
     shop.fail(times=4)
 
     assert shop.sign_in() == account
@@ -296,12 +311,24 @@ def test_seven_failures_from_an_address_still_let_it_sign_in(nat_shop):
     assert nat_shop.sign_in(client="203.0.113.7") == account
 
 
-def test_the_account_limit_holds_across_addresses(nat_shop):
-    nat_shop.make()
-    for n in range(5):
-        nat_shop.fail(client=f"198.51.100.{n}")
+def test_failures_from_other_addresses_never_lock_the_owner_out(nat_shop):
+    """Owner emails are public: strangers failing from anywhere must not keep them out."""
+    account = nat_shop.make()
+    for n in range(20):
+        nat_shop.fail(client=f"198.51.100.{n}", times=5)
 
-    nat_shop.limited(client="192.0.2.99")
+    assert nat_shop.sign_in(client="192.0.2.99") == account
+    nat_shop.limited(client="198.51.100.3")  # the strangers themselves wait
+
+
+def test_the_delay_follows_the_account_and_address_pair(nat_shop):
+    account = nat_shop.make()
+    other = nat_shop.make("other@example.com")
+    nat_shop.fail(client="203.0.113.7", times=5)
+
+    nat_shop.limited(client="203.0.113.7")
+    assert nat_shop.sign_in("other@example.com", client="203.0.113.7") == other
+    assert nat_shop.sign_in(client="198.51.100.2") == account
 
 
 # --- failures are committed ---------------------------------------------------------------------
@@ -313,7 +340,7 @@ def test_a_failure_is_committed_before_invalid_credentials_is_raised(shop):
 
     assert shop.uow.commits == 1
     [at_commit] = shop.uow.seen
-    assert at_commit["account:" + SHOPPER][0] == 1
+    assert at_commit[f"account:{SHOPPER} from:203.0.113.7"][0] == 1
     assert at_commit["address:203.0.113.7"][0] == 1
 
 
@@ -334,7 +361,8 @@ def test_a_successful_sign_in_commits_its_attempt_first_and_leaves_nothing_count
 
     shop.sign_in(client="203.0.113.7")
 
-    assert shop.uow.seen == [{"account:" + SHOPPER: (1, now), "address:203.0.113.7": (1, now)}]
+    assert shop.uow.seen == [{f"account:{SHOPPER} from:203.0.113.7": (1, now),
+                              "address:203.0.113.7": (1, now)}]
     assert shop.throttle.counters == {}
 
 
@@ -351,7 +379,7 @@ def test_an_attempt_is_counted_and_committed_before_its_password_is_checked(shop
     [(commits, counters)] = seen_at_check
     assert commits == 1
     assert {key: count for key, (count, _) in counters.items()} == {
-        "account:" + SHOPPER: 1, "address:203.0.113.7": 1}
+        f"account:{SHOPPER} from:203.0.113.7": 1, "address:203.0.113.7": 1}
 
 
 def overlapping(attempts: int, attempt: Callable[[], None]) -> Callable[[str, str], bool]:
@@ -898,6 +926,21 @@ def test_a_totp_code_signs_in_once_and_its_replay_is_refused_and_counted(shop, e
     assert shop.throttle.counters["account:" + CLERK][0] == 1
 
 
+def test_a_used_code_after_the_right_password_is_answered_as_used(shop, enrolled):
+    clerk, _ = enrolled
+    code = shop.code(clerk)
+    shop.sign_in(CLERK, otp=code)
+
+    with pytest.raises(OtpUsed) as used:
+        shop.sign_in(CLERK, otp=code)
+    with pytest.raises(InvalidCredentials) as wrong_password:
+        shop.sign_in(CLERK, "not the password", otp=code)
+
+    assert used.value.code == "otp_used"
+    assert "already used" in used.value.message
+    assert wrong_password.value.code == "invalid_credentials"
+
+
 def test_the_next_code_signs_in_after_one_was_used(shop, enrolled):
     clerk, _ = enrolled
     shop.sign_in(CLERK, otp=shop.code(clerk))
@@ -1119,3 +1162,84 @@ def test_a_sign_up_that_finds_no_hashing_slot_is_not_counted(signups):
     assert signups.repo.get_by_email("new0@example.com") is None
     del signups.hasher.hash
     sign_up(signups, 0)
+
+
+# --- unlocking and forgetting ------------------------------------------------------------------
+
+def test_unlock_clears_the_accounts_delays_from_every_address_and_is_audited(nat_shop):
+    account = nat_shop.make()
+    nat_shop.make("shopper@example.com.au")
+    for client in ("203.0.113.7", "198.51.100.2"):
+        nat_shop.fail(client=client, times=5)
+    nat_shop.fail(times=5)
+    nat_shop.fail("shopper@example.com.au", client="203.0.113.7")
+
+    unlocked, cleared = nat_shop.accounts.unlock(" Shopper@Example.com", Actor.system())
+
+    assert (unlocked, cleared) == (account, 3)
+    assert nat_shop.sign_in(client="203.0.113.7") == account
+    assert set(nat_shop.throttle.counters) == {
+        "address:203.0.113.7", "address:198.51.100.2",
+        "account:shopper@example.com.au from:203.0.113.7"}
+    event = nat_shop.audit.events[-1]
+    assert (event.action, event.actor_id, event.entity_id) == (
+        "account.unlocked", "system", account.id)
+    assert event.changes == {"throttled_addresses": [3, 0]}
+
+
+def test_only_an_account_manager_unlocks(shop):
+    account = shop.make()
+
+    with pytest.raises(Forbidden):
+        shop.accounts.unlock(SHOPPER, as_actor(account))
+
+
+def test_forgetting_old_attempts_keeps_what_still_counts(nat_shop):
+    nat_shop.make()
+    nat_shop.fail(client="203.0.113.7", times=5)
+    nat_shop.accounts.register("new@example.com", PASSWORD, "New", Actor.anonymous(),
+                               client="203.0.113.7")
+    nat_shop.clock.advance(hours=2)
+    nat_shop.fail(client="198.51.100.2")
+
+    assert nat_shop.accounts.forget_old_attempts() == 1  # the sign-up, past its hour
+    assert len(nat_shop.throttle.counters) == 4  # a delay may still hold for a day
+    nat_shop.clock.advance(hours=22, seconds=1)
+    assert nat_shop.accounts.forget_old_attempts() == 2  # the first address's
+    assert set(nat_shop.throttle.counters) == {
+        "address:198.51.100.2", "account:shopper@example.com from:198.51.100.2"}
+
+
+# --- look-alike emails -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("look_alike", [
+    "\uff53\uff48\uff4f\uff50\uff50\uff45\uff52@example.com",  # full-width
+    "\uff33HOPPER@EXAMPLE.COM", "shopper@\uff45xample.com"])
+def test_a_look_alike_of_an_email_is_the_same_email(shop, look_alike):
+    account = shop.make()
+
+    with pytest.raises(Conflict):
+        shop.accounts.register(look_alike, PASSWORD, "Twin", Actor.anonymous())
+    assert shop.sign_in(look_alike) == account
+
+
+@pytest.mark.parametrize("look_alike", [
+    "sh\u043epper@example.com",  # Cyrillic o
+    "shopper@ex\u0430mple.com",  # Cyrillic a in the domain
+    "\u0455hopper@example.com",  # Cyrillic dze
+])
+def test_an_email_mixing_alphabets_is_refused(shop, look_alike):
+    shop.make()
+
+    with pytest.raises(ValidationFailed) as refused:
+        shop.accounts.register(look_alike, PASSWORD, "Twin", Actor.anonymous())
+
+    assert "email" in refused.value.details
+
+
+def test_an_email_in_one_other_alphabet_is_welcome(shop):
+    cyrillic = "\u0438\u0432\u0430\u043d@\u043f\u0440\u0438\u043c\u0435\u0440.\u0440\u0444"
+
+    account = shop.accounts.register(cyrillic, PASSWORD, "Ivan", Actor.anonymous())
+
+    assert account.email == cyrillic

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import struct
 import zlib
+from datetime import timedelta
 
 import pytest
 from PIL import ExifTags, Image, PngImagePlugin
@@ -28,7 +29,7 @@ from minimart.domain.accounts import Actor, Role
 from minimart.domain.catalog import CatalogService, NewItem
 from minimart.domain.categories import CategoryService
 from minimart.domain.errors import Forbidden, NotFound, ValidationFailed
-from minimart.domain.images import ImageTooLarge, UnsupportedImage
+from minimart.domain.images import DamagedImage, ImageTooLarge, UnsupportedImage
 
 STAFF = Actor("staff-1", Role.STAFF, request_id="req-staff")
 ADMIN = Actor("admin-1", Role.ADMIN, request_id="req-admin")
@@ -119,8 +120,8 @@ def audit():
 
 
 @pytest.fixture
-def images():
-    return MemoryImageStore()
+def images(clock):
+    return MemoryImageStore(clock.now)
 
 
 @pytest.fixture
@@ -434,19 +435,19 @@ def test_set_image_is_audited(catalog, audit):
     assert event.changes == {"image_key": [None, updated.image_key]}
 
 
-def test_a_replaced_picture_is_kept_until_the_change_commits(catalog, images, uow):
+def test_a_replaced_picture_is_still_served_after_the_change_commits(catalog, images, uow):
+    # Pages cached before the change still name the old picture and its copies.
     soup = add_item(catalog)
     old_key = catalog.set_image(soup.id, png(RED), STAFF).image_key
     uow.commit()
 
     new_key = catalog.set_image(soup.id, png(BLUE), STAFF).image_key
+    uow.commit()
 
     assert new_key != old_key
-    assert images.get(old_key) is not None  # a rollback would still need it
-    assert images.get(new_key) is not None
-    uow.commit()
-    assert images.get(old_key) is None
-    assert images.get(new_key) is not None
+    assert catalog.image(old_key) == images.get(old_key) is not None
+    assert catalog.image(old_key, 400) is not None
+    assert catalog.image(new_key) is not None
 
 
 def test_uploading_the_same_picture_again_keeps_it(catalog, images, uow):
@@ -461,7 +462,8 @@ def test_uploading_the_same_picture_again_keeps_it(catalog, images, uow):
     assert images.get(key) is not None
 
 
-def test_a_picture_shared_by_two_items_stays_while_one_still_uses_it(catalog, images, uow):
+def test_a_picture_shared_by_two_items_stays_while_one_still_uses_it(catalog, images, uow,
+                                                                     clock):
     soup = add_item(catalog, "Soup")
     stew = add_item(catalog, "Stew")
     shared = catalog.set_image(soup.id, png(RED), STAFF).image_key
@@ -470,10 +472,13 @@ def test_a_picture_shared_by_two_items_stays_while_one_still_uses_it(catalog, im
 
     catalog.set_image(soup.id, png(BLUE), STAFF)
     uow.commit()
+    clock.advance(days=8)
+    catalog.sweep_pictures(timedelta(days=7), STAFF)
     assert images.get(shared) is not None  # the stew still shows it
 
     catalog.remove_image(stew.id, STAFF)
     uow.commit()
+    catalog.sweep_pictures(timedelta(days=7), STAFF)
     assert images.get(shared) is None  # nobody shows it any more
 
 
@@ -494,8 +499,8 @@ def test_a_picture_taken_up_by_another_item_before_the_commit_is_not_deleted(cat
     assert images.get(picture_a) is not None
 
 
-def test_remove_image_clears_the_key_and_deletes_the_picture_after_commit(catalog, images, items,
-                                                                          uow, audit):
+def test_remove_image_clears_the_key_and_keeps_the_picture_for_cached_pages(catalog, images,
+                                                                           items, uow, audit):
     soup = add_item(catalog)
     with_picture = catalog.set_image(soup.id, png(), STAFF)
     uow.commit()
@@ -505,9 +510,8 @@ def test_remove_image_clears_the_key_and_deletes_the_picture_after_commit(catalo
     after = items.get(soup.id)
     assert after.image_key is None
     assert after.version == with_picture.version + 1
-    assert images.get(with_picture.image_key) is not None
     uow.commit()
-    assert images.get(with_picture.image_key) is None
+    assert images.get(with_picture.image_key) is not None
     event = audit.events[-1]
     assert (event.action, event.changes) == (
         "item.image_changed", {"image_key": [with_picture.image_key, None]})
@@ -608,23 +612,36 @@ def test_other_image_formats_are_unsupported(processor, image_format):
                  id="svg-with-xml-declaration"),
     pytest.param(b"just some text, not a picture", id="text"),
     pytest.param(b"", id="empty"),
-    pytest.param(b"\x89PNG\r\n\x1a\n", id="png-signature-only"),
-    pytest.param(b"\xff\xd8\xff", id="jpeg-marker-only"),
-    pytest.param(b"RIFF\x00\x00\x00\x00WEBP", id="webp-header-only"),
+    pytest.param(b"GIF89a\x01\x00\x01\x00", id="gif-header"),
 ])
 def test_non_pictures_are_unsupported(processor, data):
     with pytest.raises(UnsupportedImage):
         processor.normalize(data)
 
 
+@pytest.mark.parametrize("data", [
+    pytest.param(b"\x89PNG\r\n\x1a\n", id="png-signature-only"),
+    pytest.param(b"\xff\xd8\xff", id="jpeg-marker-only"),
+    pytest.param(b"RIFF\x00\x00\x00\x00WEBP", id="webp-header-only"),
+])
+def test_a_picture_cut_off_in_its_header_is_damaged(processor, data):
+    with pytest.raises(DamagedImage) as refused:
+        processor.normalize(data)
+
+    assert refused.value.message == "the picture is damaged or incomplete"
+
+
 @pytest.mark.parametrize("image_format", ["PNG", "JPEG", "WEBP"])
 @pytest.mark.parametrize("keep", [0.5, 0.9], ids=["half", "most"])
-def test_truncated_pictures_are_unsupported(processor, image_format, keep):
+def test_truncated_pictures_are_damaged_not_unsupported(processor, image_format, keep):
     whole = encode(noise(), image_format)
     processor.normalize(whole)  # the whole file is fine
 
-    with pytest.raises(UnsupportedImage):
+    with pytest.raises(DamagedImage) as refused:
         processor.normalize(whole[: int(len(whole) * keep)])
+
+    assert refused.value.code == "validation_failed"
+    assert refused.value.details == {"image": ["the picture is damaged or incomplete"]}
 
 
 @pytest.mark.parametrize(("width", "height"), [

@@ -10,7 +10,7 @@ import pytest
 from minimart.domain.errors import ValidationFailed
 from minimart.domain.money import Money
 from minimart.domain.orders import DailySales
-from minimart.entrypoints.web.api.items import ItemCreate
+from minimart.entrypoints.schemas.items import ItemCreateText
 from minimart.entrypoints.web.api.orders import OrderIn
 from minimart.entrypoints.web.html.chart import nice_step, sales_chart
 from minimart.entrypoints.web.html.forms import (
@@ -62,7 +62,7 @@ def item_fields():
 
 def test_a_form_is_converted_then_loaded_by_the_api_schema():
     data, form = read_form({"name": " Tea ", "sku": "", "price": "4.50", "stock": "3"},
-                           item_fields(), ItemCreate())
+                           item_fields(), ItemCreateText())
 
     assert data == {"name": "Tea", "sku": None, "price": 450, "stock": 3}
     assert form.valid
@@ -71,7 +71,7 @@ def test_a_form_is_converted_then_loaded_by_the_api_schema():
 def test_every_problem_is_reported_beside_its_field_and_the_values_are_kept():
     typed = {"name": "", "sku": "no spaces", "price": "4,50", "stock": "many"}
 
-    data, form = read_form(typed, item_fields(), ItemCreate())
+    data, form = read_form(typed, item_fields(), ItemCreateText())
 
     assert data is None
     assert form.values == typed
@@ -83,7 +83,7 @@ def test_every_problem_is_reported_beside_its_field_and_the_values_are_kept():
 
 def test_a_price_the_schema_refuses_is_reported_by_the_schema():
     _, form = read_form({"name": "Tea", "sku": "", "price": "99999999999.00", "stock": "1"},
-                        item_fields(), ItemCreate())
+                        item_fields(), ItemCreateText())
 
     assert form.error("price") and "Enter an amount" not in form.error("price")[0]
 
@@ -103,7 +103,7 @@ def test_a_domain_refusal_naming_no_field_goes_above_the_form():
     from minimart.entrypoints.web.html.forms import refuse
 
     _, form = read_form({"name": "Tea", "sku": "", "price": "1", "stock": "1"},
-                        item_fields(), ItemCreate())
+                        item_fields(), ItemCreateText())
     request = MagicMock()
     refuse(request, form, ValidationFailed("the item is not valid",
                                            details={"price": ["must not be negative"],

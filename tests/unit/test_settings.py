@@ -135,6 +135,37 @@ def test_development_without_a_jwt_secret_makes_a_random_one_and_warns(caplog):
     assert "MINIMART_JWT_SECRET" in caplog.text
 
 
+def test_development_keeps_its_generated_jwt_secret_across_restarts(tmp_path):
+    kept = tmp_path / "var" / "development-secret"
+    ini = {"minimart.database_url": "sqlite://", "minimart.development_secret_file": str(kept)}
+
+    first = load_settings(ini, {})
+    second = load_settings(ini, {})
+
+    assert first.jwt_secret == second.jwt_secret
+    assert len(first.jwt_secret) >= MIN_SECRET_LENGTH
+    assert kept.read_text().strip() == first.jwt_secret
+    assert kept.stat().st_mode & 0o777 == 0o600
+
+
+def test_the_kept_development_secret_yields_to_a_configured_one(tmp_path):
+    kept = tmp_path / "development-secret"
+    ini = {"minimart.database_url": "sqlite://", "minimart.development_secret_file": str(kept)}
+
+    assert load_settings(ini, {"MINIMART_JWT_SECRET": STRONG_SECRET}).jwt_secret == STRONG_SECRET
+    assert not kept.exists()
+
+
+def test_production_never_reads_the_kept_development_secret(tmp_path):
+    kept = tmp_path / "development-secret"
+    kept.write_text(STRONG_SECRET)
+    environ = production_env()
+    del environ["MINIMART_JWT_SECRET"]
+
+    with pytest.raises(SettingsError, match="MINIMART_JWT_SECRET"):
+        load_settings(production(**{"minimart.development_secret_file": str(kept)}), environ)
+
+
 def test_development_takes_the_jwt_secret_from_the_ini():
     settings = load_settings({"minimart.database_url": "sqlite://",
                               "minimart.jwt_secret": "dev"}, {})

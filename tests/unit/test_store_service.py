@@ -156,8 +156,15 @@ INVALID_CHANGES = [
                  id="after-24"),
     pytest.param({"opening_hours": {"mon": [("9am", "5pm")]}}, "opening_hours.mon",
                  id="am-pm"),
-    pytest.param({"opening_hours": {"tue": [("17:00", "09:00")]}}, "opening_hours.tue",
-                 id="start-after-end"),
+    pytest.param({"opening_hours": {"tue": [("09:00", "14:00"), ("13:00", "17:00")]}},
+                 "opening_hours.tue", id="overlapping"),
+    pytest.param({"opening_hours": {"tue": [("18:00", "02:00")], "wed": [("01:00", "05:00")]}},
+                 "opening_hours.wed", id="overlapping-past-midnight"),
+    pytest.param({"opening_hours": {"sun": [("20:00", "03:00")], "mon": [("02:00", "09:00")]}},
+                 "opening_hours.mon", id="overlapping-past-sunday-midnight"),
+    pytest.param({"opening_hours": {"tue": [("08:00", "20:00"), ("09:00", "10:00"),
+                                            ("12:00", "13:00")]}},
+                 "opening_hours.tue", id="overlapping-inside"),
     pytest.param({"opening_hours": {"wed": [("12:00", "12:00")]}}, "opening_hours.wed",
                  id="start-equals-end"),
     pytest.param({"opening_hours": {"thu": [("24:00", "24:00")]}}, "opening_hours.thu",
@@ -224,7 +231,7 @@ def test_a_time_with_a_trailing_newline_is_not_hh_mm(store, repository):
     {"opening_hours": {"mon": []}},
     {"opening_hours": {"sun": [("00:00", "24:00")]}},
     {"opening_hours": {"sat": [("00:00", "00:01"), ("23:59", "24:00")]}},
-    {"opening_hours": {"fri": [("09:00", "10:00")] * 6}},
+    {"opening_hours": {"fri": [(f"{h:02}:00", f"{h:02}:30") for h in range(9, 15)]}},
 ], ids=lambda c: repr(c))
 def test_boundary_settings_are_accepted(store, changes):
     updated = store.update(changes, ADMIN)
@@ -415,3 +422,34 @@ def test_saved_hours_decide_through_the_service(store, clock):
     assert not store.current().takes_orders_at(clock.now())
     clock.advance(hours=1)
     assert store.current().takes_orders_at(clock.now())
+
+
+# --- intervals past midnight (API.md, Stores) ----------------------------------------------
+
+@pytest.mark.parametrize(("moment", "open_"), [
+    (utc(2026, 3, 6, 16, 59), False),   # Friday 17:59 in Paris
+    (utc(2026, 3, 6, 17, 0), True),     # Friday 18:00
+    (utc(2026, 3, 6, 23, 30), True),    # Saturday 00:30: the night goes on
+    (utc(2026, 3, 7, 0, 59), True),     # Saturday 01:59
+    (utc(2026, 3, 7, 1, 0), False),     # Saturday 02:00: the end is outside
+    (utc(2026, 3, 7, 12, 0), False),    # Saturday noon: Saturday has no hours
+])
+def test_an_interval_may_run_past_midnight_in_the_store_s_time_zone(moment, open_):
+    hours = settings(opening_hours={"fri": [("18:00", "02:00")]}, time_zone="Europe/Paris")
+
+    assert hours.takes_orders_at(moment) is open_
+
+
+def test_sunday_night_runs_into_monday_morning():
+    hours = settings(opening_hours={"sun": [("22:00", "01:00")]})
+
+    assert hours.takes_orders_at(utc(2026, 3, 8, 23, 0))      # Sunday 23:00
+    assert hours.takes_orders_at(utc(2026, 3, 9, 0, 30))      # Monday 00:30
+    assert not hours.takes_orders_at(utc(2026, 3, 9, 1, 0))   # Monday 01:00
+
+
+def test_past_midnight_and_touching_intervals_are_saved(store):
+    hours = {"fri": [("18:00", "02:00")], "sat": [("02:00", "04:00"), ("18:00", "24:00")],
+             "sun": [("00:00", "03:00")]}
+
+    assert store.update({"opening_hours": hours}, ADMIN).opening_hours == hours

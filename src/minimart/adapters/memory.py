@@ -14,7 +14,7 @@ from typing import Any
 from minimart.domain.accounts import Account
 from minimart.domain.audit import AuditEvent, AuditQuery
 from minimart.domain.catalog import MAX_STOCK, Item, ItemQuery, sort_value
-from minimart.domain.categories import Category
+from minimart.domain.categories import Category, name_key, name_taken
 from minimart.domain.errors import Conflict
 from minimart.domain.ids import new_id
 from minimart.domain.images import Picture
@@ -195,7 +195,19 @@ class MemoryCategoryRepository:
         self._items = items
 
     def add(self, category: Category) -> None:
+        self._refuse_taken(category)
         self._categories[category.id] = category
+
+    def _refuse_taken(self, category: Category) -> None:
+        if self.name_taken(name_key(category.name), category.id):
+            raise name_taken(category.name)
+
+    def name_taken(self, key: str, except_id: str | None = None) -> bool:
+        return any(name_key(c.name) == key and c.id != except_id
+                   for c in self._categories.values())
+
+    def hold(self, category_id: str) -> bool:
+        return category_id in self._categories
 
     def get(self, category_id: str) -> Category | None:
         category = self._categories.get(category_id)
@@ -214,6 +226,7 @@ class MemoryCategoryRepository:
         return max((c.position for c in self._categories.values()), default=0) + 1
 
     def update(self, category: Category) -> None:
+        self._refuse_taken(category)
         self._categories[category.id] = category
 
     def delete(self, category_id: str, at: datetime) -> int:
@@ -268,6 +281,33 @@ class MemoryThrottle:
     def clear(self, key: str) -> None:
         with self._lock:
             self.counters.pop(key, None)
+
+    def back_off(self, key: str, at: datetime, wait: Callable[[int], timedelta],
+                 forget_after: timedelta) -> datetime | None:
+        """Counters of this kind keep (count, last counted attempt)."""
+        with self._lock:
+            count, last = self.counters.get(key, (0, at))
+            if last <= at - forget_after:
+                count, last = 0, at
+            delay = wait(count)
+            if delay and at < last + delay:
+                return last + delay
+            self.counters[key] = (count + 1, max(last, at))
+            return None
+
+    def clear_prefixed(self, key: str, prefix: str) -> int:
+        with self._lock:
+            found = [k for k in self.counters if k == key or k.startswith(prefix)]
+            for k in found:
+                del self.counters[k]
+            return len(found)
+
+    def forget_before(self, before: datetime) -> int:
+        with self._lock:
+            old = [k for k, (_, started) in self.counters.items() if started < before]
+            for k in old:
+                del self.counters[k]
+            return len(old)
 
 
 class FakeOneTimePasswords:
@@ -581,19 +621,34 @@ class MemoryUnitOfWork:
 
 
 class MemoryImageStore:
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
         self.pictures: dict[str, Picture] = {}
+        self.variants: dict[tuple[str, int], Picture] = {}
+        self.stored_at: dict[str, datetime] = {}
+        self._now = clock or (lambda: datetime.now(UTC))
 
     def put(self, picture: Picture) -> str:
         key = f"{hashlib.sha256(picture.data).hexdigest()}.{picture.extension}"
         self.pictures[key] = picture
+        self.stored_at[key] = self._now()
         return key
 
-    def get(self, key: str) -> Picture | None:
-        return self.pictures.get(key)
+    def put_variant(self, key: str, width: int, picture: Picture) -> None:
+        self.variants[key, width] = picture
+
+    def get(self, key: str, width: int | None = None) -> Picture | None:
+        if width is None:
+            return self.pictures.get(key)
+        return self.variants.get((key, width))
 
     def delete(self, key: str) -> None:
         self.pictures.pop(key, None)
+        self.stored_at.pop(key, None)
+        for variant in [v for v in self.variants if v[0] == key]:
+            del self.variants[variant]
+
+    def stored_before(self, moment: datetime) -> list[str]:
+        return [key for key, at in self.stored_at.items() if at < moment]
 
 
 # Stripe's test payment methods, so the same client code works against either gateway.

@@ -19,7 +19,9 @@ class PyotpOneTimePasswords:
 
     def matching_step(self, secret: str, code: str, at: datetime) -> int | None:
         code = code.strip().replace(" ", "")
-        if not (code.isdigit() and len(code) == DIGITS):
+        # ASCII only: str.isdigit() also takes Arabic-Indic, full-width and superscript
+        # digits, which compare_digest refuses with a TypeError (a 500, not a failure)
+        if not (code.isascii() and code.isdigit() and len(code) == DIGITS):
             return None
         totp = pyotp.TOTP(secret, digits=DIGITS)
         now = totp.timecode(at)

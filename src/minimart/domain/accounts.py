@@ -7,6 +7,7 @@ import enum
 import hashlib
 import math
 import secrets
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -131,15 +132,36 @@ class OtpRequired(Unauthenticated):
     code = "otp_required"
 
 
+class OtpUsed(InvalidCredentials):
+    """A right password with a code already accepted once: said plainly (the password was
+    right, so nothing about it leaks), and still counted as a failure."""
+
+    code = "otp_used"
+
+
 @dataclass(frozen=True, slots=True)
 class LoginPolicy:
-    """How many failed sign-ins a window allows, per account and per client address
-    (higher: shops sit behind shared NATs); and whether staff must use a second factor."""
+    """Failed sign-ins are counted per account AND client address: past
+    `max_failures_per_account` from one address, each further attempt from it waits, twice
+    as long each time (`first_delay` up to `longest_delay`); a pair quiet for `forget_after`
+    starts afresh. No count spans addresses, so a stranger cannot lock the owner out (owner
+    emails are public). Each address also gets `max_failures_per_address` per `window`
+    (higher: shops sit behind shared NATs). And whether staff must use a second factor."""
 
     max_failures_per_account: int = 5
     max_failures_per_address: int = 50
     window: timedelta = timedelta(minutes=15)
+    first_delay: timedelta = timedelta(minutes=1)
+    longest_delay: timedelta = timedelta(hours=1)
+    forget_after: timedelta = timedelta(days=1)
     require_totp_for_staff: bool = False
+
+    def wait(self, failures: int) -> timedelta:
+        """How long after the last of `failures` counted attempts the next may come."""
+        over = failures - self.max_failures_per_account
+        if over < 0:
+            return timedelta(0)
+        return min(self.first_delay * 2 ** min(over, 32), self.longest_delay)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,8 +184,27 @@ ISSUER = "minimart"
 
 
 def normalize_email(email: str) -> str:
-    """Emails are unique case-insensitively, so they are kept in one case."""
-    return email.strip().lower()
+    """One spelling per address, for uniqueness and sign-in: NFKC folds full-width and
+    other compatibility forms (full-width letters are plain ones), case-folding the case."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", email).casefold()).strip()
+
+
+def _script(char: str) -> str | None:
+    """The script a letter is written in (the first word of its Unicode name: LATIN,
+    CYRILLIC, GREEK...); None for digits, punctuation and marks."""
+    if not char.isalpha():
+        return None
+    return unicodedata.name(char, "UNKNOWN").split(" ", 1)[0]
+
+
+def check_email_spelling(email: str) -> None:
+    """A local part or domain label mixing scripts (a Cyrillic a among Latin letters) is
+    a look-alike of another address, refused at sign-up as browsers refuse such domains."""
+    for part in email.replace("@", ".").split("."):
+        if len({s for s in map(_script, part) if s is not None}) > 1:
+            raise ValidationFailed(
+                "email mixes alphabets",
+                details={"email": ["mixes letters of different alphabets (look-alikes)"]})
 
 
 def check_password_rules(password: str) -> None:
@@ -180,6 +221,11 @@ def check_password_rules(password: str) -> None:
 def _minutes(left: timedelta) -> str:
     minutes = max(1, math.ceil(left.total_seconds() / 60))
     return "a minute" if minutes == 1 else f"{minutes} minutes"
+
+
+def _account_key(email: str, client: str | None) -> str:
+    """The sign-in counter of an account from one client address (or from nowhere known)."""
+    return f"account:{email} from:{client}" if client else f"account:{email}"
 
 
 def _digest(code: str) -> str:
@@ -238,6 +284,7 @@ class AccountService:
                 actor: Actor) -> Account:
         check_password_rules(password)
         email = normalize_email(email)
+        check_email_spelling(email)
         if self._accounts.get_by_email(email) is not None:
             raise Conflict("an account with this email exists", code="email_taken")
         now = self._clock.now()
@@ -256,21 +303,20 @@ class AccountService:
                      otp: str | None = None) -> Account:
         """The same answer for an unknown email and a wrong password, in about the same time.
 
-        Attempts are counted per account and per client address, in the database (so every
-        process sees them), and committed BEFORE the password is checked: of any number of
-        racing guesses only the limit's worth are checked, and the count stands although
-        the request fails. Past a limit the answer is 429 with Retry-After until the window
-        passes. A sign-in that succeeds clears its account's count and gives back its
-        address's attempt; a right password still waiting for its second factor gives
-        back both.
+        Attempts are counted per (account, client address) with growing delays, and per
+        address in a window (LoginPolicy), in the database (so every process sees them),
+        and committed BEFORE the password is checked: of any number of racing guesses only
+        the allowance's worth are checked, and the count stands although the request fails.
+        Refused, the answer is 429 with Retry-After. A sign-in that succeeds clears its
+        pair's count and gives back its address's attempt; a right password still waiting
+        for its second factor gives back both.
         """
         email = normalize_email(email)
-        account_key, address_key = f"account:{email}", f"address:{client}"
-        keys = {account_key: self._policy.max_failures_per_account}
+        account_key, address_key = _account_key(email, client), f"address:{client}"
+        keys = {account_key: 0}
         if client:
-            keys[address_key] = self._policy.max_failures_per_address
-        self._take(self._throttle, keys, self._policy.window,
-                   lambda _: "too many failed sign-ins; try again later")
+            keys[address_key] = 0
+        self._take_sign_in(account_key, address_key if client else None)
         account = self._accounts.get_by_email(email)
         if account is not None and account.disabled:
             account = None
@@ -287,7 +333,7 @@ class AccountService:
             if not otp:
                 self._give_back(self._throttle, keys)
                 raise OtpRequired("enter the code from your authenticator app")
-            second = self._second_factor(account, otp)
+            second = self._second_factor(account, otp)  # OtpUsed: a code used before
             if second is None:
                 raise InvalidCredentials("wrong email or password")
             account = second
@@ -302,6 +348,42 @@ class AccountService:
             with contextlib.suppress(Unavailable):  # busy: the next sign-in rehashes
                 self._accounts.set_password_hash(account.id, self._hasher.hash(password))
         return account
+
+    def _take_sign_in(self, account_key: str, address_key: str | None) -> None:
+        """Count a sign-in attempt against its address (a window) and its (account, address)
+        pair (growing delays), then commit; refused by either, nothing stays counted."""
+        policy, now = self._policy, self._clock.now()
+        until = None if address_key is None else self._throttle.take(
+            address_key, policy.max_failures_per_address, now, policy.window)
+        if until is None:
+            until = self._throttle.back_off(account_key, now, policy.wait, policy.forget_after)
+            if until is not None and address_key is not None:
+                self._throttle.give_back(address_key)
+        if until is not None:
+            left = until - now
+            raise RateLimited("too many failed sign-ins; try again later",
+                              retry_after=max(1, math.ceil(left.total_seconds())))
+        self._uow.commit()
+
+    def unlock(self, email: str, actor: Actor) -> tuple[Account, int]:
+        """The owner forgets an account's failed sign-ins from every address (say, a clerk
+        who mistyped their way into a long delay); audited. The account, and how many
+        addresses had failures counted."""
+        actor.require(Permission.ACCOUNTS_MANAGE)
+        account = self.find_by_email(email)
+        cleared = self._throttle.clear_prefixed(_account_key(account.email, None),
+                                                f"{_account_key(account.email, None)} from:")
+        self._record(actor, "account.unlocked", account.id,
+                     {"throttled_addresses": [cleared, 0]})
+        return account, cleared
+
+    def forget_old_attempts(self) -> int:
+        """Drop sign-in and registration counters that no longer count for anything (run
+        from cron with `minimart expire-orders`); how many."""
+        now, policy = self._clock.now(), self._policy
+        kept = max(policy.window, policy.forget_after, policy.longest_delay)
+        return (self._throttle.forget_before(now - kept)
+                + self._registrations.forget_before(now - self._registration_policy.window))
 
     def _take(self, throttle: Throttle, limits: dict[str, int], window: timedelta,
               refusal: Callable[[timedelta], str]) -> None:
@@ -337,7 +419,10 @@ class AccountService:
             step = self._otp.matching_step(account.totp_secret, code, self._clock.now())
             if step is not None:
                 if not self._accounts.use_totp_step(account.id, step):
-                    return None  # this code, or a newer one, was accepted already
+                    # this code, or a newer one, was accepted already: the password was
+                    # right, so saying so tells nothing about it
+                    raise OtpUsed("this code was already used; wait for the next one "
+                                  "from your authenticator app")
                 return replace(account, totp_last_step=step)
         digest = _digest(code)
         if digest not in account.recovery_codes or \

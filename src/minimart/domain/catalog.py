@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from minimart.domain.accounts import Actor, Permission
@@ -18,7 +18,7 @@ from minimart.domain.errors import (
     ValidationFailed,
 )
 from minimart.domain.ids import new_id
-from minimart.domain.images import Picture, UnsupportedImage
+from minimart.domain.images import VARIANT_WIDTHS, Picture, UnsupportedImage
 from minimart.domain.money import Money
 from minimart.domain.paging import Page, PageAfter, keyset_page
 from minimart.domain.ports import (
@@ -37,6 +37,9 @@ DEFAULT_PAGE_SIZE = 20
 # every stock change in the database is capped at MAX_STOCK, far below the column's limit.
 MAX_PRICE = 10**12
 MAX_STOCK = 10**9
+# Item answers are cached for 30 seconds (caching.py), but browsers keep pages in their
+# history and apps keep item lists offline: a replaced picture stays at least a day.
+MIN_PICTURE_GRACE = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +147,6 @@ class CatalogService:
         self._images: ImageStore = images or _NoImages()
         self._processor: ImageProcessor = processor or _NoImages()
         self._uow: UnitOfWork = uow or _ImmediateCommit()
-        self._picture_changes: _PictureChanges | None = None
         self._audit = audit
         self._clock = clock
         self._currency = currency
@@ -217,8 +219,12 @@ class CatalogService:
         return updated
 
     def adjust_stock(self, item_id: str, delta: int, reason: str, actor: Actor) -> Item:
-        """Add or remove stock atomically in the database; never below zero."""
+        """Add or remove stock atomically in the database; never below zero. An adjustment
+        of 0 changes nothing yet would write an audit event claiming a change: refused."""
         actor.require(Permission.CATALOG_WRITE)
+        if delta == 0:
+            raise ValidationFailed("an adjustment changes the stock",
+                                   details={"delta": ["must not be 0"]})
         before = self._items.get(item_id)
         if before is None:
             raise NotFound("no such item")
@@ -250,13 +256,17 @@ class CatalogService:
 
     # --- pictures --------------------------------------------------------
     def set_image(self, item_id: str, upload: bytes, actor: Actor) -> Item:
-        """Accept a new picture; the old one is removed only once the new one is committed."""
+        """Store the picture and its narrower copies, then point the item at it. The old
+        picture's files stay: pages cached before the change still name them, and only
+        sweep_pictures removes them, after a grace period."""
         actor.require(Permission.CATALOG_WRITE)
         item = self._items.get(item_id)
         if item is None:
             raise NotFound("no such item")
-        key = self._images.put(self._processor.normalize(upload))
-        self._pictures_changed().kept.add(key)
+        picture = self._processor.normalize(upload)
+        key = self._images.put(picture)
+        for width in VARIANT_WIDTHS:
+            self._images.put_variant(key, width, self._processor.variant(picture, width))
         return self._replace_image(item, key, actor)
 
     def remove_image(self, item_id: str, actor: Actor) -> None:
@@ -267,39 +277,46 @@ class CatalogService:
         if item.image_key is not None:
             self._replace_image(item, None, actor)
 
-    def image(self, key: str) -> Picture:
-        picture = self._images.get(key)
-        if picture is None:
+    def image(self, key: str, width: int | None = None) -> Picture:
+        """The picture, or its copy `width` pixels wide (one of VARIANT_WIDTHS). A picture
+        stored before it had copies gets them made here, once."""
+        if width is not None and width not in VARIANT_WIDTHS:
             raise NotFound("no such image")
-        return picture
+        picture = self._images.get(key, width)
+        if picture is not None:
+            return picture
+        original = self._images.get(key)
+        if original is None:
+            raise NotFound("no such image")
+        if width is None:
+            return original
+        variant = self._processor.variant(original, width)
+        self._images.put_variant(key, width, variant)
+        return variant
+
+    def sweep_pictures(self, grace: timedelta, actor: Actor) -> list[str]:
+        """Delete the pictures no item shows that were last stored over `grace` ago; the
+        grace must outlive every cache of a page that named them."""
+        actor.require(Permission.CATALOG_WRITE)
+        if grace < MIN_PICTURE_GRACE:
+            raise ValidationFailed("the grace period is too short",
+                                   details={"grace": [f"at least {MIN_PICTURE_GRACE}"]})
+        swept = [key for key in list(self._images.stored_before(self._clock.now() - grace))
+                 if not self._items.image_in_use(key)]
+        for key in swept:
+            self._images.delete(key)
+        return swept
 
     def _replace_image(self, item: Item, key: str | None, actor: Actor) -> Item:
         updated = replace(item, image_key=key, updated_at=self._clock.now(),
                           version=item.version + 1)
         if not self._items.update(updated, expected_version=item.version):
             raise PreconditionFailed("the item changed meanwhile; try again")
-        old = item.image_key
-        if old is not None and old != key and not self._items.image_in_use(old):
-            self._pictures_changed().dropped.add(old)
-        self._record(actor, "item.image_changed", item.id, {"image_key": [old, key]})
+        self._record(actor, "item.image_changed", item.id, {"image_key": [item.image_key, key]})
         return updated
 
-    def _pictures_changed(self) -> _PictureChanges:
-        """This unit of work's picture changes; files no item shows any more are deleted
-        once it commits, unless the same picture was given to an item meanwhile."""
-        if self._picture_changes is None:
-            changes = self._picture_changes = _PictureChanges()
-
-            def delete_dropped() -> None:
-                self._picture_changes = None
-                for key in changes.dropped - changes.kept:
-                    self._images.delete(key)
-
-            self._uow.after_commit(delete_dropped)
-        return self._picture_changes
-
     def _ensure_category(self, category_id: str | None) -> None:
-        if category_id is not None and self._categories.get(category_id) is None:
+        if category_id is not None and not self._categories.hold(category_id):
             raise ValidationFailed("no such category",
                                    details={"category_id": ["no such category"]})
 
@@ -316,12 +333,6 @@ class CatalogService:
                                        item_id, changes))
 
 
-@dataclass
-class _PictureChanges:
-    kept: set[str] = field(default_factory=set)
-    dropped: set[str] = field(default_factory=set)
-
-
 class _NoImages:
     """For a catalog built without picture support (some tests, tools)."""
 
@@ -331,11 +342,20 @@ class _NoImages:
     def put(self, picture: Picture) -> str:
         raise UnsupportedImage("this catalog takes no pictures")
 
-    def get(self, key: str) -> Picture | None:
+    def get(self, key: str, width: int | None = None) -> Picture | None:
         return None
+
+    def put_variant(self, key: str, width: int, picture: Picture) -> None:
+        raise UnsupportedImage("this catalog takes no pictures")
+
+    def variant(self, picture: Picture, width: int) -> Picture:
+        raise UnsupportedImage("this catalog takes no pictures")
 
     def delete(self, key: str) -> None:
         return None
+
+    def stored_before(self, moment: datetime) -> list[str]:
+        return []
 
 
 class _ImmediateCommit:

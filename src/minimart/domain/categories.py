@@ -8,7 +8,7 @@ from typing import Any
 
 from minimart.domain.accounts import Actor, Permission
 from minimart.domain.audit import audit_event, diff
-from minimart.domain.errors import NotFound, ValidationFailed
+from minimart.domain.errors import Conflict, NotFound, ValidationFailed
 from minimart.domain.ids import new_id
 from minimart.domain.ports import AuditLog, CategoryRepository, Clock
 
@@ -49,6 +49,7 @@ class CategoryService:
                         position: int | None = None) -> Category:
         actor.require(Permission.CATALOG_WRITE)
         _check_name(name)
+        self._check_free(name.strip())
         now = self._clock.now()
         category = Category(
             id=new_id(), name=name.strip(), description=description,
@@ -66,6 +67,8 @@ class CategoryService:
             raise ValueError(f"not editable: {sorted(unknown)}")
         if "name" in changes:
             _check_name(changes["name"])
+            changes = {**changes, "name": changes["name"].strip()}
+            self._check_free(changes["name"], category_id)
         category = self.get_category(category_id)
         updated = replace(category, **changes, updated_at=self._clock.now())
         self._categories.update(updated)
@@ -82,10 +85,26 @@ class CategoryService:
                      {**{k: [v, None] for k, v in category.fields().items()},
                       "items_emptied": [None, emptied]})
 
+    def _check_free(self, name: str, except_id: str | None = None) -> None:
+        """A friendly 409 before the write; the database's unique key on name_key still
+        decides between two requests racing for the same name."""
+        if self._categories.name_taken(name_key(name), except_id):
+            raise name_taken(name)
+
     def _record(self, actor: Actor, action: str, category_id: str,
                 changes: dict[str, list[Any]]) -> None:
         self._audit.record(audit_event(actor, self._clock.now(), action, "category",
                                        category_id, changes))
+
+
+def name_key(name: str) -> str:
+    """What makes two category names the same: case (any alphabet) is ignored."""
+    return name.strip().casefold()
+
+
+def name_taken(name: str) -> Conflict:
+    return Conflict(f"a category named {name!r} exists", code="name_taken",
+                    details={"name": ["another category has this name"]})
 
 
 def _check_name(name: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_CURRENCY = re.compile(r"^[a-z]{3}$")
+_CURRENCY = re.compile(r"\A[a-z]{3}\Z")
 
 
 def validate_currency(code: str) -> str:

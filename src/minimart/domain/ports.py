@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -111,7 +111,18 @@ class CategoryRepository(Protocol):
 
     def next_position(self) -> int: ...
 
-    def update(self, category: Category) -> None: ...
+    def hold(self, category_id: str) -> bool:
+        """Whether the category exists, kept so until the transaction ends: a delete of it
+        waits, then finds the items moved into it meanwhile (no dangling reference)."""
+        ...
+
+    def name_taken(self, key: str, except_id: str | None = None) -> bool:
+        """Whether another category's name has this name_key."""
+        ...
+
+    def update(self, category: Category) -> None:
+        """Store the changes; a name another category holds raises Conflict('name_taken')."""
+        ...
 
     def delete(self, category_id: str, at: datetime) -> int:
         """Delete the category and take its items out of it; returns how many there were."""
@@ -182,6 +193,22 @@ class Throttle(Protocol):
         ...
 
     def clear(self, key: str) -> None: ...
+
+    def back_off(self, key: str, at: datetime, wait: Callable[[int], timedelta],
+                 forget_after: timedelta) -> datetime | None:
+        """Count one attempt unless `wait(count)` has not yet passed since the key's last
+        counted attempt; None when counted, else when the wait ends. A key quiet for
+        `forget_after` starts again from nothing. Atomic like `take`."""
+        ...
+
+    def clear_prefixed(self, key: str, prefix: str) -> int:
+        """Forget `key` and every key starting with `prefix`; how many there were."""
+        ...
+
+    def forget_before(self, before: datetime) -> int:
+        """Drop the counters last started or counted before `before` (they count for
+        nothing any more); how many."""
+        ...
 
 
 class OneTimePasswords(Protocol):
@@ -362,8 +389,12 @@ class UnitOfWork(Protocol):
 
 class ImageProcessor(Protocol):
     def normalize(self, data: bytes) -> Picture:
-        """Decode and re-encode an upload, judged by its content; raises UnsupportedImage
-        or ImageTooLarge."""
+        """Decode, shrink to the largest edge and re-encode an upload, judged by its
+        content; raises UnsupportedImage, DamagedImage or ImageTooLarge."""
+        ...
+
+    def variant(self, picture: Picture, width: int) -> Picture:
+        """A narrower copy of a normalized picture (itself when it is no wider)."""
         ...
 
 
@@ -371,9 +402,18 @@ class ImageStore(Protocol):
     """Where pictures live: a local directory now, an object store later."""
 
     def put(self, picture: Picture) -> str:
-        """Store the picture and return its key (the same content gives the same key)."""
+        """Store the picture and return its key (the same content gives the same key);
+        storing it again counts as new for stored_before."""
         ...
 
-    def get(self, key: str) -> Picture | None: ...
+    def put_variant(self, key: str, width: int, picture: Picture) -> None: ...
 
-    def delete(self, key: str) -> None: ...
+    def get(self, key: str, width: int | None = None) -> Picture | None: ...
+
+    def delete(self, key: str) -> None:
+        """The picture and its variants."""
+        ...
+
+    def stored_before(self, moment: datetime) -> Iterable[str]:
+        """Keys of the pictures last stored before `moment`."""
+        ...

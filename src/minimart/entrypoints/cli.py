@@ -7,7 +7,6 @@ Each command runs in one transaction (`with request.tm`). Expected failures prin
 from __future__ import annotations
 
 import argparse
-import csv
 import getpass
 import json
 import os
@@ -17,14 +16,17 @@ from datetime import timedelta
 from importlib import resources
 from typing import Any
 
+from marshmallow import Schema, ValidationError
 from pyramid.paster import bootstrap, setup_logging
 from pyramid.request import Request
 
 from minimart.adapters.sqlalchemy.database import upgrade_schema
 from minimart.domain.accounts import Actor, Role
 from minimart.domain.catalog import NewItem
-from minimart.domain.catalog_transfer import COLUMNS, REQUIRED
-from minimart.domain.errors import DomainError
+from minimart.domain.catalog_transfer import COLUMNS
+from minimart.domain.errors import DomainError, ValidationFailed
+from minimart.entrypoints import catalog_csv
+from minimart.entrypoints.schemas.accounts import Registration
 from minimart.settings import SettingsError
 
 
@@ -49,14 +51,37 @@ def _password_from_user() -> str:
 
 
 def create_account(request: Request, args: argparse.Namespace) -> str:
+    """Checked by the sign-up schema (and so in its words) before the password is asked
+    for, and again with it; the service then applies the password rules."""
+    fields = {"email": args.email, "name": args.name}
+    _load(Registration(), fields, "the account is not valid", partial=("password",))
+    data = _load(Registration(), {**fields, "password": _password_from_user()},
+                 "the account is not valid")
     account = request.services.accounts.create_account(
-        args.email, _password_from_user(), args.name, Role(args.role), _actor(request))
+        data["email"], data["password"], data["name"], Role(args.role), _actor(request))
     return account.id
+
+
+def _load(schema: Schema, data: dict[str, Any], message: str,
+          partial: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The schema's load, its refusal a ValidationFailed naming each field's problems."""
+    try:
+        return schema.load(data, partial=partial)
+    except ValidationError as error:
+        problems = error.normalized_messages()
+        raise ValidationFailed(message, details={
+            name: value if isinstance(value, list) else [str(value)]
+            for name, value in problems.items()}) from None
 
 
 def disable_account(request: Request, args: argparse.Namespace) -> str:
     account = request.services.accounts.disable(args.email, _actor(request))
     return f"disabled {account.email}; its tokens no longer work"
+
+
+def unlock_account(request: Request, args: argparse.Namespace) -> str:
+    account, cleared = request.services.accounts.unlock(args.email, _actor(request))
+    return f"unlocked {account.email}: forgot its failed sign-ins from {cleared} addresses"
 
 
 def enrol_totp(request: Request, args: argparse.Namespace) -> str:
@@ -92,7 +117,15 @@ def db_upgrade(request: Request, args: argparse.Namespace) -> str:
 def expire_orders(request: Request, args: argparse.Namespace) -> str:
     """Cancel unpaid orders past the TTL; safe to run from cron on several hosts at once."""
     expired = request.services.orders.expire_pending(_actor(request))
+    request.services.accounts.forget_old_attempts()  # the cron job that keeps tables small
     return f"expired {expired} unpaid orders"
+
+
+def sweep_pictures(request: Request, args: argparse.Namespace) -> str:
+    """Delete picture files no item shows, once no cached page can still name them."""
+    swept = request.services.catalog.sweep_pictures(timedelta(days=args.older_than_days),
+                                                    _actor(request))
+    return f"deleted {len(swept)} unused pictures"
 
 
 def reconcile_payments(request: Request, args: argparse.Namespace) -> str:
@@ -123,14 +156,15 @@ def import_items(request: Request, args: argparse.Namespace) -> str:
     """Create or update items from a CSV file, all or nothing."""
     try:
         with open(args.file, newline="", encoding="utf-8-sig") as source:
-            reader = csv.DictReader(source)
-            missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
-            if missing:
-                raise CliError("bad_csv", f"the header lacks the columns: {', '.join(missing)}")
-            rows = [(reader.line_num, row) for row in reader]
-    except (OSError, UnicodeDecodeError, csv.Error) as error:
-        raise CliError("bad_csv", f"cannot read {args.file}: {error}") from None
-    report = request.services.transfer.import_rows(rows, _actor(request), _Progress(len(rows)))
+            rows = catalog_csv.read_rows(source, args.file)
+    except FileNotFoundError:
+        raise CliError("bad_csv", f"no such file: {args.file}") from None
+    except OSError as error:
+        raise CliError("bad_csv", f"cannot read {args.file}: {error.strerror}") from None
+    except catalog_csv.CsvProblem as error:
+        raise CliError("bad_csv", str(error)) from None
+    report = request.services.transfer.import_rows(
+        rows, _actor(request), catalog_csv.load_fields, _Progress(len(rows)))
     if report.rejected:
         for row in report.rejected:
             print(f"line {row.line}: {'; '.join(row.reasons)}", file=sys.stderr)
@@ -142,15 +176,14 @@ def import_items(request: Request, args: argparse.Namespace) -> str:
 
 def export_items(request: Request, args: argparse.Namespace) -> str:
     """Write the items on sale as CSV (the columns import-items reads)."""
-    target = sys.stdout if args.file == "-" else open(args.file, "w", newline="",  # noqa: SIM115
-                                                      encoding="utf-8")
     try:
-        writer = csv.DictWriter(target, fieldnames=COLUMNS)
-        writer.writeheader()
-        count = 0
-        for row in request.services.transfer.export_rows(_actor(request)):
-            writer.writerow(row)
-            count += 1
+        target = sys.stdout if args.file == "-" else open(  # noqa: SIM115
+            args.file, "w", newline="", encoding="utf-8")
+    except OSError as error:
+        raise CliError("cannot_write", f"cannot write {args.file}: {error.strerror}") from None
+    try:
+        count = catalog_csv.write_rows(target, request.services.transfer.export_rows(
+            _actor(request)))
     finally:
         if target is not sys.stdout:
             target.close()
@@ -178,6 +211,11 @@ def build_parser() -> argparse.ArgumentParser:
     disable.add_argument("--email", required=True)
     disable.set_defaults(handler=disable_account, transactional=True)
 
+    unlock = commands.add_parser("unlock-account",
+                                 help="forget an account's failed sign-ins (audited)")
+    unlock.add_argument("--email", required=True)
+    unlock.set_defaults(handler=unlock_account, transactional=True)
+
     totp = commands.add_parser("enrol-totp", help="set up two-factor sign-in for staff")
     totp.add_argument("--email", required=True)
     totp.set_defaults(handler=enrol_totp, transactional=True)
@@ -198,6 +236,13 @@ def build_parser() -> argparse.ArgumentParser:
                                  help="cancel unpaid orders past minimart.order_ttl_minutes")
     expire.set_defaults(handler=expire_orders, transactional=True)
 
+    sweep = commands.add_parser("sweep-pictures",
+                                help="delete picture files no item has shown for a while")
+    sweep.add_argument("--older-than-days", type=float, default=7,
+                       help="stored (or stored again) this long ago at least; default 7, "
+                            "at least 1")
+    sweep.set_defaults(handler=sweep_pictures, transactional=True)
+
     reconcile = commands.add_parser(
         "reconcile-payments", help="apply what the payment provider knows about pending orders")
     reconcile.set_defaults(handler=reconcile_payments, transactional=True)
@@ -212,6 +257,15 @@ def build_parser() -> argparse.ArgumentParser:
 Handler = Callable[[Request, argparse.Namespace], Any]
 
 
+def _close_connections(registry: Any) -> None:
+    """Close the pooled database connections before the command returns, rather than
+    leaving them to the garbage collector (main also runs in-process, in tests)."""
+    container = registry.container
+    for engine in (container.engine, container.replica_engine):
+        if engine is not None:
+            engine.dispose()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if not os.path.exists(args.config):
@@ -222,13 +276,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with bootstrap(args.config) as env:
             request = env["request"]
-            if args.transactional:
-                with request.tm:
+            try:
+                if args.transactional:
+                    with request.tm:
+                        result = handler(request, args)
+                else:
                     result = handler(request, args)
-            else:
-                result = handler(request, args)
+            finally:
+                _close_connections(env["registry"])
     except (DomainError, CliError) as error:
         print(f"{error.code}: {error.message}", file=sys.stderr)
+        for name, problems in getattr(error, "details", {}).items():
+            if isinstance(problems, list):
+                print(f"  {name}: {' '.join(map(str, problems))}", file=sys.stderr)
         return 1
     except SettingsError as error:
         print(f"settings_invalid: {error}", file=sys.stderr)

@@ -8,15 +8,22 @@ left in flight, or after `shutdown_timeout` seconds (default 30), saying how man
 requests it cut short. It reads waitress's channels and task queue, so it is tested
 against the waitress version the project installs (tests/functional/test_graceful_stop.py).
 
+Waitress's own refusals (a body over `max_request_body_size`, an oversized header, a
+request it cannot parse) answer on /api/ in the JSON error envelope of API.md, like the
+app's. Keep `max_request_body_size` above the app's limits (`minimart.max_body_bytes`,
+`minimart.images.max_bytes`), so the app's own 413, which names its limit, answers first.
+
 In an ini file: `[server:main]` with `use = egg:minimart#main` and any waitress setting.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import select
 import signal
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from types import FrameType
 from typing import Any
@@ -24,6 +31,9 @@ from typing import Any
 from waitress import wasyncore
 from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer, create_server
+from waitress.task import ErrorTask
+
+from minimart.entrypoints.web.problems import error_body
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +42,34 @@ QUIET_SECONDS = 0.5  # an idle connection this long has no request on its way
 MAX_BACKLOG_TAKEN = 1024  # what waitress's default listen backlog holds
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+_CODES = {400: "bad_request", 413: "payload_too_large", 431: "bad_request",
+          500: "internal_error"}
+
+
+class JsonErrorTask(ErrorTask):
+    """A waitress refusal of a request for /api/: the JSON envelope, not waitress's text."""
+
+    def execute(self) -> None:
+        path = self.request.path or ""
+        if not path.startswith("/api/"):
+            super().execute()
+            return
+        error = self.request.error
+        code = _CODES.get(error.code, "bad_request")
+        message = f"{error.reason.lower()}: {error.body}".rstrip(": ")
+        body = json.dumps(error_body(code, message), separators=(",", ":")).encode()
+        self.status = f"{error.code} {error.reason}"
+        self.response_headers.extend([("Content-Type", "application/json"),
+                                      ("X-Request-ID", uuid.uuid4().hex)])
+        self.set_close_on_finish()
+        self.content_length = len(body)
+        self.write(body)
+
+
+class JsonErrorChannel(HTTPChannel):
+    error_task_class = JsonErrorTask
 
 
 class GracefulStop:
@@ -44,6 +82,8 @@ class GracefulStop:
         self.server = create_server(app, **waitress_settings)
         self._map: dict[int, Any] = self.server.map if hasattr(self.server, "map") \
             else self.server._map
+        for listener in self._listeners():
+            listener.channel_class = JsonErrorChannel
         self._loop_timeout = self.server.adj.asyncore_loop_timeout
         self._use_poll = self.server.adj.asyncore_use_poll
 

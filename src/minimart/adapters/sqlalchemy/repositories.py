@@ -6,7 +6,7 @@ the session changed; otherwise the transaction manager would roll the work back.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from functools import cache, lru_cache
 from typing import Any
@@ -44,7 +44,7 @@ from minimart.adapters.sqlalchemy.tables import (
 from minimart.domain.accounts import Account, Role
 from minimart.domain.audit import AuditEvent, AuditQuery
 from minimart.domain.catalog import MAX_STOCK, Item, ItemQuery, ItemSort
-from minimart.domain.categories import Category
+from minimart.domain.categories import Category, name_key, name_taken
 from minimart.domain.errors import Conflict
 from minimart.domain.money import Money
 from minimart.domain.orders import Shortage
@@ -199,7 +199,8 @@ _SORT_COLUMNS = {"name": items.c.name_key, "price": items.c.price, "created": it
 
 
 # A unique constraint and the column SQLite names when it refuses a write for it.
-_UNIQUE_COLUMNS = {"uq_items_sku": "items.sku", "uq_accounts_email": "accounts.email"}
+_UNIQUE_COLUMNS = {"uq_items_sku": "items.sku", "uq_accounts_email": "accounts.email",
+                   "uq_categories_name_key": "categories.name_key"}
 
 
 def _violates(error: IntegrityError, constraint: str) -> bool:
@@ -312,10 +313,32 @@ class SqlAlchemyItemRepository(Repository):
 
 class SqlAlchemyCategoryRepository(Repository):
     def add(self, category: Category) -> None:
-        self._write(categories.insert().values(
-            id=category.id, name=category.name, description=category.description,
-            position=category.position, created_at=category.created_at,
-            updated_at=category.updated_at))
+        self._named_write(category, categories.insert().values(
+            id=category.id, name=category.name, name_key=name_key(category.name),
+            description=category.description, position=category.position,
+            created_at=category.created_at, updated_at=category.updated_at))
+
+    def _named_write(self, category: Category, statement: Executable) -> None:
+        """The unique name_key decides between requests racing for one name: 409."""
+        try:
+            self._write(statement)
+        except IntegrityError as error:
+            if not _violates(error, "uq_categories_name_key"):
+                raise
+            raise name_taken(category.name) from error
+
+    def name_taken(self, key: str, except_id: str | None = None) -> bool:
+        statement = select(categories.c.id).where(categories.c.name_key == key)
+        if except_id is not None:
+            statement = statement.where(categories.c.id != except_id)
+        return self._session.execute(statement.limit(1)).first() is not None
+
+    def hold(self, category_id: str) -> bool:
+        """FOR KEY SHARE: what the foreign key check would take, taken before the item is
+        written, so a delete (FOR UPDATE) either waits for this move or is seen by it."""
+        statement = (select(categories.c.id).where(categories.c.id == category_id)
+                     .with_for_update(key_share=True))
+        return self._session.execute(statement).first() is not None
 
     def _select(self) -> Select[Any]:
         shown = (select(func.count()).where(items.c.category_id == categories.c.id,
@@ -342,11 +365,17 @@ class SqlAlchemyCategoryRepository(Repository):
         return (highest or 0) + 1
 
     def update(self, category: Category) -> None:
-        self._write(categories.update().where(categories.c.id == category.id).values(
-            name=category.name, description=category.description, position=category.position,
+        self._named_write(category, categories.update().where(
+            categories.c.id == category.id).values(
+            name=category.name, name_key=name_key(category.name),
+            description=category.description, position=category.position,
             updated_at=category.updated_at))
 
     def delete(self, category_id: str, at: datetime) -> int:
+        """The category row is locked first: an item being moved into it (which holds it,
+        FOR KEY SHARE) finishes before its items are emptied, or waits and finds it gone."""
+        self._session.execute(select(categories.c.id).where(categories.c.id == category_id)
+                              .with_for_update())
         emptied = self._write(items.update().where(items.c.category_id == category_id)
                               .values(category_id=None, version=items.c.version + 1,
                                       updated_at=at)).rowcount
@@ -453,6 +482,39 @@ class SqlAlchemyThrottle(Repository):
 
     def clear(self, key: str) -> None:
         self._write(self.table.delete().where(self.table.c.key == key))
+
+    def back_off(self, key: str, at: datetime, wait: Callable[[int], timedelta],
+                 forget_after: timedelta) -> datetime | None:
+        """`window_started_at` holds the last counted attempt. The row is made if missing,
+        then locked: racing attempts of a key queue behind each other's transactions (and
+        one that finds the row deleted meanwhile, by a success or a give-back, makes it
+        again)."""
+        table = self.table
+        found = None
+        while found is None:
+            insert_or_skip(self._session, table,
+                           {"key": key, "count": 0, "window_started_at": at}, table.c.key)
+            found = self._session.execute(
+                select(table.c.count, table.c.window_started_at)
+                .where(table.c.key == key).with_for_update()).first()
+        count, last = found
+        if last <= at - forget_after:
+            count, last = 0, at
+        delay = wait(count)
+        if delay and at < last + delay:
+            return last + delay
+        self._write(table.update().where(table.c.key == key)
+                    .values(count=count + 1, window_started_at=max(last, at)))
+        return None
+
+    def clear_prefixed(self, key: str, prefix: str) -> int:
+        table = self.table
+        return self._write(table.delete().where(or_(
+            table.c.key == key, table.c.key.startswith(prefix, autoescape=True)))).rowcount
+
+    def forget_before(self, before: datetime) -> int:
+        table = self.table
+        return self._write(table.delete().where(table.c.window_started_at < before)).rowcount
 
 
 class SqlAlchemyLoginThrottle(SqlAlchemyThrottle):

@@ -59,6 +59,8 @@ categories = Table(
     "categories", metadata,
     Column("id", String(32), primary_key=True),
     Column("name", String(120), nullable=False),
+    # name.strip().casefold(): names are unique whatever their case (409 name_taken)
+    Column("name_key", String(120), nullable=False, unique=True),
     Column("description", Text, nullable=False),
     Column("position", Integer, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),

@@ -24,7 +24,7 @@ from minimart.domain.accounts import RateLimited
 from minimart.domain.images import ImageTooLarge, UnsupportedImage
 from minimart.domain.payments import InvalidWebhook, PaymentDeclined
 from minimart.entrypoints.web.html.error_pages import error_page, static_error_page
-from minimart.entrypoints.web.problems import HttpProblem, error_body
+from minimart.entrypoints.web.problems import HttpProblem, error_body, field_messages
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +89,8 @@ def problem_view(exc: HttpProblem, request: Request) -> Response:
 
 
 def validation_view(exc: ValidationError, request: Request) -> Response:
-    messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
-    return json_error(request, 422, "validation_failed", "the request is not valid", messages)
+    return json_error(request, 422, "validation_failed", "the request is not valid",
+                      field_messages(exc.messages))
 
 
 def forbidden_view(request: Request) -> Response:

@@ -15,13 +15,12 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 from pyramid.config import Configurator
-from pyramid.httpexceptions import HTTPNotFound
 from pyramid.request import Request
 from pyramid.response import Response
 from sqlalchemy import Engine, func, select
 
 from minimart.adapters.sqlalchemy.tables import orders
-from minimart.domain.errors import Unauthenticated
+from minimart.domain.errors import NotFound, Unauthenticated
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 REQUESTS = Counter("minimart_http_requests_total", "HTTP requests answered",
@@ -71,7 +70,9 @@ def metrics(request: Request) -> Response:
     settings = request.registry.container.settings
     token = settings.metrics_token
     if token is None and settings.is_production:
-        raise HTTPNotFound()
+        # A domain NotFound, not Pyramid's HTTPNotFound: that one goes to the not-found
+        # view, which sees a matched route and answers 405 "GET is not allowed here".
+        raise NotFound("no such resource")
     if token is not None:
         scheme, _, offered = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(offered.strip(), token):

@@ -18,7 +18,7 @@ from minimart.entrypoints.web.metrics import observe_request
 from minimart.entrypoints.web.problems import error_body
 
 log = logging.getLogger("minimart.requests")
-_SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_SANE_ID = re.compile(r"\A[A-Za-z0-9._:-]{1,128}\Z")
 
 Handler = Callable[[Request], Response]
 

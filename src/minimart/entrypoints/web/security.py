@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from pyramid.config import Configurator
+from pyramid.events import NewResponse
 from pyramid.request import Request
 from pyramid.security import Allowed, Denied
 from pyramid.session import JSONSerializer, SignedCookieSessionFactory
@@ -40,11 +41,15 @@ class TokenCodec:
         """The account id a valid, unexpired, correctly signed bearer token names.
 
         The scheme is matched case-insensitively (RFC 9110), which pyramid-jwt does not do.
+        A token without `exp` is refused: PyJWT checks `exp` only when present, and such a
+        token (signed with a leaked or reused secret) would work until the password changes.
         """
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return None
         claims = self._jwt.jwt_decode(request, token.strip())
+        if "exp" not in claims:
+            return None
         sub, generation = claims.get("sub"), claims.get("gen")
         if not isinstance(sub, str) or isinstance(generation, bool) or \
                 not isinstance(generation, int):
@@ -134,6 +139,19 @@ def _actor(request: Request) -> Actor:
 SESSION_COOKIE = "minimart_session"
 
 
+def no_store_when_signed_in(event: NewResponse) -> None:
+    """A page for a signed-in browser (orders, the admin) is theirs alone: no browser or
+    shared cache keeps it for the back button on a shared computer. Read from the cookie,
+    not the database: this runs after the request's transaction has ended."""
+    request, response = event.request, event.response
+    path = request.environ.get("SCRIPT_NAME", "") + request.environ.get("PATH_INFO", "")
+    if path.startswith("/api/"):
+        return  # the API never reads the cookie (security_headers covers bearer answers)
+    page = response.content_type == "text/html" or 300 <= response.status_int < 400
+    if page and _signed_in(request) is not None:  # stylesheets and pictures stay cacheable
+        response.headers["Cache-Control"] = "no-store"
+
+
 def includeme(config: Configurator) -> None:
     settings = config.registry.container.settings
     session_secret = hmac.new(settings.jwt_secret.encode(), b"minimart html session",
@@ -147,4 +165,5 @@ def includeme(config: Configurator) -> None:
     config.set_security_policy(MinimartSecurityPolicy())
     config.add_request_method(_account, "account", reify=True)
     config.add_request_method(_actor, "actor", reify=True)
+    config.add_subscriber(no_store_when_signed_in, NewResponse)
 

@@ -10,6 +10,7 @@ from pyramid.request import Request
 from pyramid.response import Response
 
 from minimart.domain.accounts import MAX_PASSWORD_LENGTH, Permission
+from minimart.entrypoints.schemas.accounts import Registration
 from minimart.entrypoints.web.api.body import json_body
 
 
@@ -19,13 +20,6 @@ class AccountSchema(Schema):
     name = fields.String()
     role = fields.String()
     created_at = fields.DateTime()
-
-
-class Registration(Schema):
-    email = fields.Email(required=True, validate=validate.Length(max=254))
-    password = fields.String(required=True,
-                             validate=validate.Length(min=1, max=MAX_PASSWORD_LENGTH))
-    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
 
 
 class Credentials(Schema):

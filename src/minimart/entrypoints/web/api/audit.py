@@ -10,8 +10,7 @@ from pyramid.request import Request
 
 from minimart.domain.accounts import Permission
 from minimart.domain.audit import AuditQuery
-from minimart.entrypoints.web.api.body import query_params
-from minimart.entrypoints.web.api.pagination import datetime_value, decode_cursor, encode_cursor
+from minimart.entrypoints.web.api.pagination import MAX_CURSOR, datetime_value, paged_query
 
 
 class AuditEventSchema(Schema):
@@ -30,7 +29,7 @@ class AuditListQuery(Schema):
     entity_id = fields.String(validate=validate.Length(min=1, max=64))
     actor_id = fields.String(validate=validate.Length(min=1, max=32))
     limit = fields.Integer(validate=validate.Range(min=1, max=100), load_default=20)
-    cursor = fields.String(validate=validate.Length(max=2000))
+    cursor = fields.String(validate=validate.Length(max=MAX_CURSOR))
 
 
 event_schema = AuditEventSchema()
@@ -38,14 +37,14 @@ LIST_QUERY = AuditListQuery()
 
 
 def list_events(request: Request) -> dict[str, Any]:
-    params = query_params(request, LIST_QUERY)
-    after = decode_cursor(params["cursor"], "audit", datetime_value) if "cursor" in params \
-        else None
+    paged = paged_query(request, LIST_QUERY, "audit", lambda _: datetime_value)
+    params = paged.params
     page = request.services.audit.list_events(AuditQuery(
         entity_type=params.get("entity_type"), entity_id=params.get("entity_id"),
-        actor_id=params.get("actor_id"), limit=params["limit"], after=after), request.actor)
+        actor_id=params.get("actor_id"), limit=params["limit"], after=paged.after),
+        request.actor)
     return {"data": event_schema.dump(page.entries, many=True),
-            "next_cursor": page.next_after and encode_cursor("audit", page.next_after)}
+            "next_cursor": paged.next_cursor(page.next_after)}
 
 
 def includeme(config: Configurator) -> None:

@@ -42,10 +42,28 @@ def json_body(request: Request, schema: Schema) -> dict[str, Any]:
     if not is_unicode(data):
         raise HttpProblem(400, "malformed_json",
                           "the body has text that is not Unicode (an unpaired surrogate)")
-    if "\\u0000" in raw.decode("utf-8", "replace").lower():
+    if b"\\" in raw and holds_nul(data):  # JSON has NUL in a string only as an escape
         raise HttpProblem(422, "validation_failed", "text must not hold NUL characters",
                           {"_body": ["remove the NUL (\\u0000) characters"]})
     return schema.load(data)
+
+
+def holds_nul(value: Any) -> bool:
+    """Whether a parsed JSON value holds a real NUL character in a key or a string, which
+    PostgreSQL text cannot store. The escaped text `\\\\u0000` (a backslash, then
+    "u0000") is six ordinary characters and passes."""
+    stack: list[Any] = [value]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, str):
+            if "\x00" in current:
+                return True
+        elif isinstance(current, dict):
+            stack.extend(current.keys())
+            stack.extend(current.values())
+        elif isinstance(current, list):
+            stack.extend(current)
+    return False
 
 
 def is_unicode(value: Any) -> bool:
@@ -86,7 +104,12 @@ def nesting_depth(value: Any) -> int:
 
 
 def query_params(request: Request, schema: Schema) -> dict[str, Any]:
-    """Unknown query parameters are ignored (cache busters); known ones must be readable.
+    """Unknown query parameters are ignored (cache busters); known ones must be readable."""
+    return schema.load(query_pairs(request), unknown=EXCLUDE)
+
+
+def query_pairs(request: Request) -> dict[str, str]:
+    """The query string as text, each parameter given once and free of NUL.
 
     Parsed here rather than by WebOb, which also splits on ';' (so `q=salt;pepper` would
     search for "salt") and raises on escapes that are not UTF-8.
@@ -106,4 +129,4 @@ def query_params(request: Request, schema: Schema) -> dict[str, Any]:
     if nul:
         raise HttpProblem(422, "validation_failed", "text must not hold NUL characters",
                           {key: ["remove the NUL character"] for key in nul})
-    return schema.load(params, unknown=EXCLUDE)
+    return params

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, fields, validate
 from pyramid.config import Configurator
 from pyramid.request import Request
 from pyramid.response import Response
@@ -21,17 +21,16 @@ from minimart.domain.catalog import (
     ItemSort,
     NewItem,
 )
-from minimart.entrypoints.web.api.body import json_body, query_params
+from minimart.entrypoints.schemas.items import ItemCreate, ItemPatch
+from minimart.entrypoints.web.api.body import json_body
 from minimart.entrypoints.web.api.pagination import (
+    MAX_CURSOR,
+    ValueParser,
     datetime_value,
-    decode_cursor,
-    encode_cursor,
     integer_value,
+    paged_query,
     string_value,
 )
-
-SKU = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
-                      error="letters, digits, '.', '_' or '-', at most 64")
 
 
 def item_json(request: Request, item: Item) -> dict[str, Any]:
@@ -63,42 +62,19 @@ class ItemListQuery(Schema):
     sort = fields.Enum(ItemSort, by_value=True, load_default=ItemSort.NAME)
     limit = fields.Integer(validate=validate.Range(min=1, max=MAX_PAGE_SIZE),
                            load_default=DEFAULT_PAGE_SIZE)
-    cursor = fields.String(validate=validate.Length(max=2000))
-
-
-class _ItemFields(Schema):
-    name = fields.String(validate=validate.Length(min=1, max=120))
-    description = fields.String(validate=validate.Length(max=5000))
-    price = fields.Integer(strict=True, validate=validate.Range(min=0, max=MAX_PRICE))
-    stock = fields.Integer(strict=True, validate=validate.Range(min=0, max=MAX_STOCK))
-    sku = fields.String(allow_none=True, validate=SKU)
-    available = fields.Boolean()
-    featured = fields.Boolean()
-    category_id = fields.String(allow_none=True, validate=validate.Length(min=1, max=64))
-
-
-class ItemCreate(_ItemFields):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
-    price = fields.Integer(strict=True, required=True,
-                           validate=validate.Range(min=0, max=MAX_PRICE))
-
-
-class ItemPatch(_ItemFields):
-    @validates_schema
-    def not_empty(self, data: dict[str, Any], **_: Any) -> None:
-        if not data:
-            raise ValidationError("name at least one field to change", "_schema")
+    cursor = fields.String(validate=validate.Length(max=MAX_CURSOR))
 
 
 class StockAdjustment(Schema):
-    delta = fields.Integer(strict=True, required=True,
-                           validate=validate.Range(min=-MAX_STOCK, max=MAX_STOCK))
+    delta = fields.Integer(strict=True, required=True, validate=[
+        validate.Range(min=-MAX_STOCK, max=MAX_STOCK),
+        validate.NoneOf([0], error="must not be 0: an adjustment changes the stock")])
     reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
 
 
 LIST_QUERY = ItemListQuery()
 _CURSOR_VALUES = {"name": string_value, "price": integer_value, "created": datetime_value}
-_ETAG = re.compile(r'^(?:W/)?"v(\d{1,9})"$')
+_ETAG = re.compile(r'\A(?:W/)?"v(\d{1,9})"\Z')
 
 
 def with_etag(request: Request, item: Item) -> dict[str, Any]:
@@ -119,21 +95,22 @@ def _expected_version(request: Request) -> int | None:
 
 
 def list_items(request: Request) -> dict[str, Any]:
-    params = query_params(request, LIST_QUERY)
-    sort: ItemSort = params["sort"]
-    after = None
-    if "cursor" in params:
-        after = decode_cursor(params["cursor"], sort.value, _CURSOR_VALUES[sort.key])
+    paged = paged_query(request, LIST_QUERY, "items", _cursor_value)
+    params = paged.params
     query = ItemQuery(
         text=params.get("q") or None, min_price=params.get("min_price"),
         max_price=params.get("max_price"), in_stock=params.get("in_stock", False),
         available=params.get("available"), featured=params.get("featured"),
         category_id=params.get("category"),
-        include_archived=params.get("include_archived", False), sort=sort,
-        limit=params["limit"], after=after)
+        include_archived=params.get("include_archived", False), sort=params["sort"],
+        limit=params["limit"], after=paged.after)
     page = request.services.catalog_reads.list_items(query, request.actor)
     return {"data": [item_json(request, item) for item in page.entries],
-            "next_cursor": page.next_after and encode_cursor(sort.value, page.next_after)}
+            "next_cursor": paged.next_cursor(page.next_after)}
+
+
+def _cursor_value(params: dict[str, Any]) -> ValueParser:
+    return _CURSOR_VALUES[params["sort"].key]
 
 
 def get_item(request: Request) -> dict[str, Any]:

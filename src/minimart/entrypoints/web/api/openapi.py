@@ -163,6 +163,8 @@ def _validator_to_json(validator: Any, kind: str | None) -> JsonSchema:
         return bounds
     if isinstance(validator, validate.OneOf):
         return {"enum": list(validator.choices)}
+    if isinstance(validator, validate.NoneOf):
+        return {"not": {"enum": list(validator.iterable)}}
     if isinstance(validator, validate.Regexp):
         return {"pattern": _ecma_pattern(validator.regex)}
     if isinstance(validator, validate.Email):
@@ -174,9 +176,19 @@ def _validator_to_json(validator: Any, kind: str | None) -> JsonSchema:
     return {}  # a plain function: the document is laxer than the view, never stricter
 
 
+_PYTHON_ANCHOR = re.compile(r"(?<!\\)((?:\\\\)*)\\([AZ])")
+
+
 def _ecma_pattern(regex: re.Pattern[str]) -> str:
-    """Regexp validators match at the start (re.match); JSON Schema patterns search."""
-    pattern = regex.pattern
+    """The validator's pattern as JSON Schema (ECMA-262) reads it.
+
+    Python validators anchor with \\A and \\Z, since `$` also matches before a trailing
+    newline; JavaScript knows neither escape, and its `^` and `$` (without the m flag)
+    mean exactly those. Regexp validators match at the start (re.match); JSON Schema
+    patterns search.
+    """
+    pattern = _PYTHON_ANCHOR.sub(lambda m: m.group(1) + ("^" if m.group(2) == "A" else "$"),
+                                 regex.pattern)
     return pattern if pattern.startswith("^") else f"^(?:{pattern})"
 
 
@@ -258,11 +270,14 @@ RESPONSE_SCHEMAS: dict[str, JsonSchema] = {
     "Store": _object({
         "name": STRING, "currency": CURRENCY, "tax_rate_bps": {"type": "integer", "minimum": 0},
         "delivery_fee": AMOUNT, "minimum_order": AMOUNT, "open": {"type": "boolean"},
+        "open_now": {"type": "boolean", "description": "`open` and inside today's hours in "
+                                                       "the store's time zone"},
         "opening_hours": {
             "type": "object", "propertyNames": {"enum": WEEKDAYS},
             "additionalProperties": {"type": "array", "items": {
                 "type": "array", "items": STRING, "minItems": 2, "maxItems": 2,
-                "description": "[opening, closing] as HH:MM"}}},
+                "description": "[opening, closing] as HH:MM; a closing at or before the "
+                               "opening runs past midnight; intervals never overlap"}}},
         "time_zone": STRING}),
     "OrderLine": _object({"item_id": ID, "sku": NULLABLE_STRING, "name": STRING,
                           "unit_price": AMOUNT, "quantity": {"type": "integer", "minimum": 1},
@@ -314,14 +329,16 @@ HEADERS: dict[str, JsonSchema] = {
 ERRORS: dict[int, tuple[str, str]] = {
     400: ("BadRequest", "the body or query cannot be read: `malformed_json`, `bad_request`"),
     401: ("Unauthenticated", "no valid bearer token, or wrong credentials: "
-                             "`unauthenticated`, `invalid_credentials`, `otp_required`"),
+                             "`unauthenticated`, `invalid_credentials`, `otp_required`, "
+                             "`otp_used`"),
     402: ("PaymentDeclined", "the card was declined and nothing is reserved: "
                              "`payment_declined`"),
     403: ("Forbidden", "the role lacks the permission: `forbidden`, "
                        "`totp_enrolment_required`"),
     404: ("NotFound", "no such resource, or one the caller may not see: `not_found`"),
     409: ("Conflict", "conflicts with the current state: `insufficient_stock`, "
-                      "`email_taken`, `sku_taken`, `invalid_state`, `store_closed`, "
+                      "`email_taken`, `sku_taken`, `name_taken`, `invalid_state`, "
+                      "`store_closed`, "
                       "`below_minimum_order`, `amount_mismatch`, `too_many_pending_orders`, "
                       "`too_many_pending_units`"),
     412: ("PreconditionFailed", "If-Match names a version that is no longer current, or "
@@ -519,13 +536,13 @@ def operations() -> list[Operation]:
                               NOT_MODIFIED), headers=[IF_NONE_MATCH]),
         Operation("post", f"{p}/categories", "createCategory", "Add a category", "catalog",
                   (Success(201, "Category", "the new category", ("Location",)),),
-                  permission=write, body=body(categories.CategoryCreate)),
+                  permission=write, body=body(categories.CategoryCreate), errors=(409,)),
         Operation("get", f"{p}/categories/{{id}}", "getCategory", "One category", "catalog",
                   (Success(200, "Category", "the category", ("ETag",)), NOT_MODIFIED),
                   headers=[IF_NONE_MATCH]),
         Operation("patch", f"{p}/categories/{{id}}", "updateCategory", "Change a category",
                   "catalog", (Success(200, "Category", "the category"),), permission=write,
-                  body=body(categories.CategoryPatch, at_least_one=True)),
+                  body=body(categories.CategoryPatch, at_least_one=True), errors=(409,)),
         Operation("delete", f"{p}/categories/{{id}}", "deleteCategory",
                   "Delete a category; its items stay, uncategorised", "catalog",
                   (NO_CONTENT,), permission=write),

@@ -22,12 +22,12 @@ from minimart.domain.orders import (
     PlaceOrder,
     RequestedLine,
 )
-from minimart.entrypoints.web.api.body import json_body, query_params
-from minimart.entrypoints.web.api.pagination import datetime_value, decode_cursor, encode_cursor
+from minimart.entrypoints.web.api.body import json_body
+from minimart.entrypoints.web.api.pagination import MAX_CURSOR, datetime_value, paged_query
 from minimart.entrypoints.web.problems import HttpProblem
 
 MAX_AMOUNT = 10**12
-_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+_IDEMPOTENCY_KEY = re.compile(r"\A[\x21-\x7e]{1,255}\Z")
 _REPLAY_KEY = "minimart.replay_idempotency_key"
 
 
@@ -61,7 +61,7 @@ class OrderListQuery(Schema):
     status = fields.Enum(OrderStatus, by_value=True)
     customer_id = fields.String(validate=validate.Length(min=1, max=64))
     limit = fields.Integer(validate=validate.Range(min=1, max=100), load_default=20)
-    cursor = fields.String(validate=validate.Length(max=2000))
+    cursor = fields.String(validate=validate.Length(max=MAX_CURSOR))
 
 
 LIST_QUERY = OrderListQuery()
@@ -130,16 +130,14 @@ def place_order(request: Request) -> dict[str, Any]:
 
 
 def list_orders(request: Request) -> dict[str, Any]:
-    params = query_params(request, LIST_QUERY)
-    after = None
-    if "cursor" in params:
-        after = decode_cursor(params["cursor"], "orders", datetime_value)
+    paged = paged_query(request, LIST_QUERY, "orders", lambda _: datetime_value)
+    params = paged.params
     page = request.services.orders.list_orders(
         OrderQuery(customer_id=params.get("customer_id"), status=params.get("status"),
-                   limit=params["limit"], after=after), request.actor)
+                   limit=params["limit"], after=paged.after), request.actor)
     viewer = request.actor.account_id
     return {"data": [order_json(order, viewer) for order in page.entries],
-            "next_cursor": page.next_after and encode_cursor("orders", page.next_after)}
+            "next_cursor": paged.next_cursor(page.next_after)}
 
 
 def get_order(request: Request) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from minimart.entrypoints.web.problems import HttpProblem
 
 class EphemeralKeyIn(Schema):
     api_version = fields.String(required=True, validate=validate.Regexp(
-        r"^\d{4}-\d{2}-\d{2}(\.[a-z]+)?$", error="a Stripe API version such as 2024-06-20"))
+        r"\A\d{4}-\d{2}-\d{2}(\.[a-z]+)?\Z", error="a Stripe API version such as 2024-06-20"))
 
 
 def ephemeral_key(request: Request) -> dict[str, Any]:

@@ -10,10 +10,11 @@ from pyramid.request import Request
 
 from minimart.domain.accounts import Permission
 from minimart.domain.store import MAX_TAX_RATE_BPS, WEEKDAYS, StoreSettings
+from minimart.entrypoints.schemas.items import JsonBoolean
 from minimart.entrypoints.web.api.body import json_body
 
 MAX_AMOUNT = 10**12
-HOUR = validate.Regexp(r"^(([01]\d|2[0-3]):[0-5]\d|24:00)\Z", error="HH:MM")
+HOUR = validate.Regexp(r"\A(([01]\d|2[0-3]):[0-5]\d|24:00)\Z", error="HH:MM")
 
 
 class StorePatch(Schema):
@@ -23,7 +24,7 @@ class StorePatch(Schema):
     delivery_fee = fields.Integer(strict=True, validate=validate.Range(min=0, max=MAX_AMOUNT))
     minimum_order = fields.Integer(strict=True,
                                    validate=validate.Range(min=0, max=MAX_AMOUNT))
-    open = fields.Boolean(truthy={True}, falsy={False})
+    open = JsonBoolean()  # truthy={True} still took 1 and 0.0, which equal True and False
     opening_hours = fields.Dict(
         keys=fields.String(validate=validate.OneOf(WEEKDAYS)),
         values=fields.List(fields.Tuple((fields.String(validate=HOUR),
@@ -37,21 +38,25 @@ class StorePatch(Schema):
             raise ValidationError("name at least one field to change", "_schema")
 
 
-def store_json(store: StoreSettings) -> dict[str, Any]:
+def store_json(request: Request, store: StoreSettings) -> dict[str, Any]:
+    """open_now: the switch and today's hours (past-midnight intervals included) in the
+    store's time zone, as placing an order judges it."""
+    now = request.registry.container.clock.now()
     return {"name": store.name, "currency": store.currency, "tax_rate_bps": store.tax_rate_bps,
             "delivery_fee": store.delivery_fee, "minimum_order": store.minimum_order,
-            "open": store.open, "time_zone": store.time_zone,
+            "open": store.open, "open_now": store.takes_orders_at(now),
+            "time_zone": store.time_zone,
             "opening_hours": {day: [list(span) for span in spans]
                               for day, spans in store.opening_hours.items()}}
 
 
 def get_store(request: Request) -> dict[str, Any]:
-    return store_json(request.services.store.current())
+    return store_json(request, request.services.store.current())
 
 
 def update_store(request: Request) -> dict[str, Any]:
     changes = json_body(request, StorePatch())
-    return store_json(request.services.store.update(changes, request.actor))
+    return store_json(request, request.services.store.update(changes, request.actor))
 
 
 def includeme(config: Configurator) -> None:

@@ -18,8 +18,9 @@ from minimart.domain.catalog import Item, NewItem
 from minimart.domain.errors import DomainError
 from minimart.domain.money import Money
 from minimart.domain.orders import Order, OrderQuery, OrderStatus
+from minimart.entrypoints.schemas.items import ItemCreateText, ItemPatchText
 from minimart.entrypoints.web.api.audit import AuditListQuery
-from minimart.entrypoints.web.api.items import ItemCreate, ItemPatch, StockAdjustment
+from minimart.entrypoints.web.api.items import StockAdjustment
 from minimart.entrypoints.web.api.orders import OrderListQuery
 from minimart.entrypoints.web.api.pagination import datetime_value
 from minimart.entrypoints.web.html.auth import safe_next
@@ -100,7 +101,7 @@ def new_item_form(request: Request) -> dict[str, Any]:
 
 
 def create_item(request: Request) -> Any:
-    data, form = read_form(request.POST, _item_fields(request, new=True), ItemCreate())
+    data, form = read_form(request.POST, _item_fields(request, new=True), ItemCreateText())
     if data is None:
         invalid(request)
     else:
@@ -132,7 +133,7 @@ def update_item(request: Request) -> Any:
     reported, never silently overwritten."""
     catalog = request.services.catalog
     item = catalog.get_item(request.matchdict["id"], request.actor)
-    data, form = read_form(request.POST, _item_fields(request, new=False), ItemPatch())
+    data, form = read_form(request.POST, _item_fields(request, new=False), ItemPatchText())
     version = str(request.POST.get("version", ""))
     if data is None:
         invalid(request)

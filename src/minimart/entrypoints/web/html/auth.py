@@ -3,7 +3,9 @@ rules and sign-in throttling as the API, remembered in the session cookie."""
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
+from urllib.parse import quote
 
 from pyramid.config import Configurator
 from pyramid.httpexceptions import HTTPSeeOther
@@ -28,14 +30,23 @@ LOGIN_FIELDS = {"email": text, "password": secret, "otp": omitted_if_blank}
 REGISTER_FIELDS = {"name": text, "email": text, "password": secret}
 
 
+# What a redirect target keeps as it is: the URL syntax and escapes already made.
+_URL_SAFE = "/?#[]@!$&'()*+,;=:%-._~"
+
+
 def safe_next(value: str) -> str | None:
     """A path on this site to go back to after signing in; anything else (another host,
-    `//evil.example`, a control character) is ignored."""
+    `//evil.example`, a control character) is ignored. Every other character is sent
+    percent-encoded as UTF-8: a Location header carries Latin-1 only, so `/。` failed to
+    encode (a 500 after the sign-in or the fulfilment had committed) and Latin-1 letters
+    went out raw."""
     if not value.startswith("/") or value.startswith("//") or "\\" in value:
         return None
-    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in value):
+    if any(ord(c) < 0x21 or 0x7F <= ord(c) < 0xA0 for c in value):
         return None
-    return value
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp", "Zs") for c in value):
+        return None  # invisible or spacing characters have no place in a path
+    return quote(value, safe=_URL_SAFE)
 
 
 def _landing(request: Request, account: Account) -> str:
@@ -66,7 +77,7 @@ def login(request: Request) -> Any:
                 data["email"], data["password"], client=request.remote_addr,
                 otp=data.get("otp"))
         except DomainError as error:
-            refuse(request, form, error, {"otp_required": "otp"})
+            refuse(request, form, error, {"otp_required": "otp", "otp_used": "otp"})
         else:
             return _sign_in(request, account, f"Welcome back, {account.name}.")
     return {"form": form, "next": safe_next(str(request.POST.get("next", ""))) or ""}

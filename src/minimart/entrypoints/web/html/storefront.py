@@ -12,9 +12,9 @@ from pyramid.request import Request
 
 from minimart.domain.accounts import Permission
 from minimart.domain.catalog import Item
-from minimart.domain.errors import DomainError
+from minimart.domain.errors import DomainError, InsufficientStock, ValidationFailed
 from minimart.domain.orders import MAX_QUANTITY, OrderQuery, OrderStatus, PlaceOrder, RequestedLine
-from minimart.entrypoints.web.api.items import image_url
+from minimart.entrypoints.web.api.item_images import picture_urls
 from minimart.entrypoints.web.api.orders import OrderIn, OrderListQuery
 from minimart.entrypoints.web.api.pagination import datetime_value
 from minimart.entrypoints.web.html.forms import (
@@ -36,7 +36,7 @@ from minimart.entrypoints.web.html.listing import (
 T = "minimart.entrypoints.web.html:templates/"
 PAGE_SIZE = 12
 ORDERS_PAGE_SIZE = 20
-_KEY = re.compile(r"^[0-9a-f]{32}$")
+_KEY = re.compile(r"\A[0-9a-f]{32}\Z")
 _REPLAY_KEY = "minimart.html_replay_idempotency_key"
 ORDER_FIELDS = {"lines.0.quantity": "quantity", "lines.0.item_id": FORM, "lines": FORM}
 
@@ -44,12 +44,12 @@ ORDER_FIELDS = {"lines.0.quantity": "quantity", "lines.0.item_id": FORM, "lines"
 def home(request: Request) -> dict[str, Any]:
     listing = item_listing(request, PAGE_SIZE)
     return {"listing": listing, "sorts": SORTS,
-            "images": {item.id: image_url(request, item) for item in listing.entries}}
+            "images": {item.id: picture_urls(request, item) for item in listing.entries}}
 
 
 def _item_page(request: Request, item: Item, form: Form) -> dict[str, Any]:
     """A fresh idempotency key per rendering: a double-click places one order, not two."""
-    return {"item": item, "form": form, "image": image_url(request, item),
+    return {"item": item, "form": form, "image": picture_urls(request, item),
             "can_order": request.has_permission(Permission.PLACE_ORDERS.value),
             "max_quantity": max(1, min(item.stock, MAX_QUANTITY)),
             "order_key": uuid.uuid4().hex}
@@ -75,18 +75,43 @@ def place_order(request: Request) -> Any:
         build=lambda fields: {"lines": [{"item_id": item_id, **fields}]})
     if data is None:
         invalid(request)
+        _plain_quantity_errors(form)
     else:
         try:
             placed = request.services.orders.place_order(
                 PlaceOrder(lines=tuple(RequestedLine(**line) for line in data["lines"])),
                 request.actor, idempotency_key=_idempotency_key(request))
         except DomainError as error:
-            refuse(request, form, error, {"insufficient_stock": "quantity"})
+            refuse(request, form, _in_plain_words(error), {"insufficient_stock": "quantity"})
         else:
             request.session.flash("Thank you: your order is placed.")
             return HTTPSeeOther(request.route_path("html.orders.detail", id=placed.order.id))
     item = request.services.catalog.get_item(item_id, request.actor)
     return _item_page(request, item, form)
+
+
+_READABLE_QUANTITY = ("Enter a whole number.",)
+
+
+def _plain_quantity_errors(form: Form) -> None:
+    """The schema's range text ("Must be greater than or equal to 1 and ...") in words a
+    shopper reads, beside the field."""
+    messages = form.error("quantity")
+    if messages and any(m not in _READABLE_QUANTITY for m in messages):
+        form.errors["quantity"] = [f"Choose a quantity from 1 to {MAX_QUANTITY}."]
+
+
+def _in_plain_words(error: DomainError) -> DomainError:
+    """The service speaks of an order's lines; this page orders one item."""
+    if isinstance(error, InsufficientStock):
+        lines = error.details.get("lines") or [{}]
+        available = lines[0].get("available", 0)
+        message = ("Sorry, this item is sold out" if available <= 0 else
+                   f"Only {available} left: choose {available} or fewer")
+        return InsufficientStock(message)
+    if isinstance(error, ValidationFailed) and "lines.0.item_id" in error.details:
+        return ValidationFailed("This item cannot be ordered just now")
+    return error
 
 
 def my_orders(request: Request) -> dict[str, Any]:
