@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +39,10 @@ def _postgres_unavailable(reason: str) -> None:
     require(False, f"PostgreSQL ({reason})")
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A throwaway database on the PostgreSQL server, migrated to the newest schema."""
+@contextmanager
+def throwaway_postgres_database(revision: str = "head") -> Iterator[str]:
+    """A database of its own on the PostgreSQL server, migrated to `revision`; its URL.
+    Dropped on leaving."""
     admin_url = make_url(POSTGRES_ADMIN_URL).set(drivername="postgresql+psycopg")
     try:
         admin = create_engine(admin_url, isolation_level="AUTOCOMMIT",
@@ -54,7 +56,7 @@ def postgres_url() -> Iterator[str]:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     url = admin_url.set(database=name).render_as_string(hide_password=False)
     engine = make_engine(url)
-    upgrade_schema(engine)
+    upgrade_schema(engine, revision)
     engine.dispose()
     try:
         yield url
@@ -62,6 +64,13 @@ def postgres_url() -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A throwaway database on the PostgreSQL server, migrated to the newest schema."""
+    with throwaway_postgres_database() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

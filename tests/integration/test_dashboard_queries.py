@@ -4,25 +4,11 @@ ItemRepository.low_stock alike. Writes commit in one transaction; reads run in a
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import transaction
 
-from minimart.adapters.memory import (
-    MemoryAccountRepository,
-    MemoryItemRepository,
-    MemoryOrderRepository,
-)
-from minimart.adapters.sqlalchemy.database import make_engine, make_session_factory, tm_session
-from minimart.adapters.sqlalchemy.orders import SqlAlchemyOrderRepository
-from minimart.adapters.sqlalchemy.repositories import (
-    SqlAlchemyAccountRepository,
-    SqlAlchemyItemRepository,
-)
 from minimart.domain.accounts import Account, Role
 from minimart.domain.catalog import Item
 from minimart.domain.ids import new_id
@@ -37,59 +23,11 @@ from minimart.domain.orders import (
 )
 from minimart.domain.payments import PaymentStatus
 from minimart.domain.pricing import Totals
+from tests.integration.order_stores import CURRENCY, MemoryStore, Repos, SqlStore
 
-CURRENCY = "usd"
 DAY0 = datetime(2026, 3, 1, tzinfo=UTC)
 BOUNDARIES = [DAY0, DAY0 + timedelta(days=1), DAY0 + timedelta(days=2),
               DAY0 + timedelta(days=3)]
-
-
-@dataclass
-class Repos:
-    items: Any
-    accounts: Any
-    orders: Any
-
-
-class MemoryStore:
-    def __init__(self) -> None:
-        self.repos = Repos(MemoryItemRepository(), MemoryAccountRepository(),
-                           MemoryOrderRepository())
-
-    def work(self, job: Callable[[Repos], Any]) -> Any:
-        return job(self.repos)
-
-    read = work
-
-    def close(self) -> None:
-        pass
-
-
-class SqlStore:
-    def __init__(self, url: str) -> None:
-        self.engine = make_engine(url)
-        self.factory = make_session_factory(self.engine)
-
-    def _repos(self, manager: transaction.TransactionManager) -> Repos:
-        session = tm_session(self.factory, manager)
-        return Repos(SqlAlchemyItemRepository(session, CURRENCY),
-                     SqlAlchemyAccountRepository(session), SqlAlchemyOrderRepository(session))
-
-    def work(self, job: Callable[[Repos], Any]) -> Any:
-        manager = transaction.TransactionManager(explicit=True)
-        with manager:
-            return job(self._repos(manager))
-
-    def read(self, job: Callable[[Repos], Any]) -> Any:
-        manager = transaction.TransactionManager(explicit=True)
-        manager.begin()
-        try:
-            return job(self._repos(manager))
-        finally:
-            manager.abort()
-
-    def close(self) -> None:
-        self.engine.dispose()
 
 
 def make_item(name: str, stock: int, *, archived: bool = False) -> Item:

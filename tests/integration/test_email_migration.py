@@ -2,39 +2,24 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import select
 
 from minimart.adapters.sqlalchemy.database import make_engine, upgrade_schema
 from minimart.adapters.sqlalchemy.tables import accounts
-from tests.conftest import POSTGRES_ADMIN_URL
+from tests.conftest import throwaway_postgres_database
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-def database_at_0010(postgres_url: str) -> Iterator[str]:
+def database_at_0010() -> Iterator[str]:
     """A database of its own, migrated up to the revision before the one under test."""
-    admin = create_engine(make_url(POSTGRES_ADMIN_URL).set(drivername="postgresql+psycopg"),
-                          isolation_level="AUTOCOMMIT")
-    name = f"minimart_migration_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(url)
-    upgrade_schema(engine, "0010")
-    engine.dispose()
-    try:
+    with throwaway_postgres_database("0010") as url:
         yield url
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def account_row(account_id: str, email: str) -> dict[str, object]:

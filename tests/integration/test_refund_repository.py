@@ -9,27 +9,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import transaction
 from sqlalchemy import event
 
-from minimart.adapters.memory import (
-    MemoryAccountRepository,
-    MemoryItemRepository,
-    MemoryOrderRepository,
-)
-from minimart.adapters.sqlalchemy.database import make_engine, make_session_factory, tm_session
-from minimart.adapters.sqlalchemy.orders import SqlAlchemyOrderRepository
-from minimart.adapters.sqlalchemy.repositories import (
-    SqlAlchemyAccountRepository,
-    SqlAlchemyItemRepository,
-)
 from minimart.domain.accounts import Account, Role
 from minimart.domain.catalog import Item
 from minimart.domain.ids import new_id
@@ -46,8 +34,8 @@ from minimart.domain.orders import (
 from minimart.domain.payments import PaymentStatus
 from minimart.domain.pricing import Totals
 from tests.conftest import _empty_all_tables
+from tests.integration.order_stores import CURRENCY, MemoryStore, Repos, SqlStore
 
-CURRENCY = "usd"
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 T1, T2 = T0 + timedelta(seconds=1), T0 + timedelta(seconds=2)
 CAPTURED = 2100
@@ -55,43 +43,6 @@ REFUNDABLE = frozenset({OrderStatus.PAID, OrderStatus.FULFILLED})
 PAID, CANCELLED = OrderStatus.PAID, OrderStatus.CANCELLED
 SENDING, CLAIMED = RefundState.SENDING, RefundState.CLAIMED
 SENT, VOID = RefundState.SENT, RefundState.VOID
-
-
-@dataclass
-class Repos:
-    orders: Any
-    accounts: Any
-    items: Any
-
-
-class MemoryStore:
-    def __init__(self) -> None:
-        self.repos = Repos(MemoryOrderRepository(), MemoryAccountRepository(),
-                           MemoryItemRepository())
-
-    def work(self, job: Callable[[Repos], Any]) -> Any:
-        return job(self.repos)
-
-    def close(self) -> None:
-        pass
-
-
-class SqlStore:
-    def __init__(self, url: str) -> None:
-        self.engine = make_engine(url)
-        self.factory = make_session_factory(self.engine)
-
-    def work(self, job: Callable[[Repos], Any]) -> Any:
-        """job in its own transaction, committed (aborted if it raises)."""
-        manager = transaction.TransactionManager(explicit=True)
-        with manager:
-            session = tm_session(self.factory, manager)
-            return job(Repos(SqlAlchemyOrderRepository(session),
-                             SqlAlchemyAccountRepository(session),
-                             SqlAlchemyItemRepository(session, CURRENCY)))
-
-    def close(self) -> None:
-        self.engine.dispose()
 
 
 @pytest.fixture(params=[
