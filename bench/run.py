@@ -37,7 +37,7 @@ from sqlalchemy import create_engine, insert, select, text
 from minimart import make_app
 from minimart.adapters.sqlalchemy.database import make_engine, upgrade_schema
 from minimart.adapters.sqlalchemy.tables import items
-from minimart.domain.accounts import Actor, Role
+from minimart.domain.actors import Actor, Role
 from minimart.domain.ids import new_id
 from minimart.domain.paging import PageAfter
 from minimart.entrypoints.web.api.pagination import encode_listing_cursor

@@ -40,16 +40,20 @@ from minimart.adapters.sqlalchemy.repositories import (
 )
 from minimart.adapters.sqlalchemy.unit_of_work import TransactionUnitOfWork
 from minimart.adapters.stripe_gateway import StripePaymentGateway, StripeWebhookVerifier
-from minimart.domain.accounts import AccountService, LoginPolicy, RegistrationPolicy
-from minimart.domain.audit import AuditService
-from minimart.domain.catalog import CatalogService
-from minimart.domain.catalog_transfer import CatalogTransfer
-from minimart.domain.categories import CategoryService
-from minimart.domain.orders import OrderService
-from minimart.domain.payment_customers import PaymentCustomers
-from minimart.domain.payment_service import PaymentService
-from minimart.domain.ports import Clock, PasswordHasher, PaymentGateway
-from minimart.domain.store import StoreService, StoreSettings
+from minimart.domain.accounts import LoginPolicy, RegistrationPolicy
+from minimart.domain.ports.accounts import PasswordHasher
+from minimart.domain.ports.clock import Clock
+from minimart.domain.ports.payments import PaymentGateway
+from minimart.domain.services.accounts import AccountService
+from minimart.domain.services.audit import AuditService
+from minimart.domain.services.catalog import CatalogService
+from minimart.domain.services.catalog_transfer import CatalogTransfer
+from minimart.domain.services.categories import CategoryService
+from minimart.domain.services.orders import OrderService
+from minimart.domain.services.payment_customers import PaymentCustomers
+from minimart.domain.services.payments import PaymentService
+from minimart.domain.services.store import StoreService
+from minimart.domain.store import StoreSettings
 from minimart.settings import Settings
 
 log = logging.getLogger(__name__)

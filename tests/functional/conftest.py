@@ -10,7 +10,7 @@ import transaction
 from webtest import TestApp
 
 from minimart import make_app
-from minimart.domain.accounts import Actor, Role
+from minimart.domain.actors import Actor, Role
 
 # signed-in callers by role (a module's own fixture of the same name takes precedence)
 from tests.functional.people import admin, other_shopper, person, shopper, staff  # noqa: F401

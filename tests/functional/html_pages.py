@@ -8,7 +8,7 @@ from typing import Any
 
 from webtest import TestApp, TestResponse
 
-from minimart.domain.accounts import Actor
+from minimart.domain.actors import Actor
 from minimart.domain.catalog import Item, ItemQuery, NewItem
 from minimart.domain.orders import Order, OrderQuery
 from tests.functional.conftest import PASSWORD

@@ -13,7 +13,7 @@ import transaction
 from sqlalchemy import create_engine, text
 
 from minimart import make_app
-from minimart.domain.accounts import Actor, Role
+from minimart.domain.actors import Actor, Role
 from minimart.domain.catalog import NewItem
 from minimart.domain.orders import PlaceOrder, RequestedLine
 from minimart.entrypoints.cli import main

@@ -20,7 +20,7 @@ from webtest import TestApp
 
 from minimart import make_app
 from minimart.adapters.sqlalchemy.tables import metadata
-from minimart.domain.accounts import Permission
+from minimart.domain.actors import Permission
 from tests.functional.html_pages import add_item, csrf_token, sign_in
 from tests.functional.test_html_admin import place
 

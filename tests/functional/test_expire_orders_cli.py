@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from minimart import make_app
 from minimart.adapters.sqlalchemy.tables import items, orders
-from minimart.domain.accounts import Actor, Role
+from minimart.domain.actors import Actor, Role
 from minimart.domain.catalog import NewItem
 from minimart.domain.orders import PlaceOrder, RequestedLine
 from minimart.entrypoints.cli import main

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from minimart.domain.accounts import Actor, Role
+from minimart.domain.actors import Actor, Role
 from minimart.domain.audit import AuditQuery
 from minimart.domain.orders import OrderStatus, PlaceOrder, RequestedLine
 from tests.functional.html_pages import (

@@ -47,7 +47,7 @@ def test_too_little_stock_is_said_of_this_item_beside_the_quantity(testapp, in_t
 
 
 def test_an_item_made_unavailable_meanwhile_is_said_plainly(testapp, in_transaction, shopper):
-    from minimart.domain.accounts import Actor
+    from minimart.domain.actors import Actor
 
     item = add_item(in_transaction, "Tea", 450, 5)
     form = testapp.get(f"/items/{item.id}").forms["order-form"]

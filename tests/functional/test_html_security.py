@@ -8,7 +8,7 @@ from http.cookies import SimpleCookie
 import pytest
 from webtest import TestApp
 
-from minimart.domain.accounts import Actor
+from minimart.domain.actors import Actor
 from minimart.domain.errors import NotFound
 from tests.functional.conftest import PASSWORD
 from tests.functional.html_pages import (

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from minimart.domain.accounts import Actor
+from minimart.domain.actors import Actor
 from minimart.domain.orders import OrderStatus
 from tests.functional.conftest import PASSWORD
 from tests.functional.html_pages import (

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from minimart.domain.accounts import Actor
+from minimart.domain.actors import Actor
 from minimart.domain.catalog import NewItem
 from tests.functional.envelope import assert_error
 

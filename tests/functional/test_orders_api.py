@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from minimart.adapters.sqlalchemy.tables import audit_events, orders
-from minimart.domain.accounts import Actor
+from minimart.domain.actors import Actor
 from tests.functional.envelope import assert_error
 from tests.functional.people import Who
 

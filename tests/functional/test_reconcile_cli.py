@@ -20,7 +20,7 @@ from sqlalchemy import select
 from minimart import composition, make_app
 from minimart.adapters.memory import MemoryPaymentGateway
 from minimart.adapters.sqlalchemy.tables import items, orders
-from minimart.domain.accounts import Actor, Role
+from minimart.domain.actors import Actor, Role
 from minimart.domain.catalog import NewItem
 from minimart.domain.orders import Order, PlaceOrder, RequestedLine
 from minimart.domain.payments import PaymentStatus

@@ -100,7 +100,7 @@ def test_a_stock_adjustment_of_zero_is_refused_and_records_nothing(testapp, staf
 
 
 def test_the_catalog_service_refuses_an_adjustment_of_zero(app, in_transaction, staff):
-    from minimart.domain.accounts import Actor
+    from minimart.domain.actors import Actor
     from minimart.domain.catalog import NewItem
     from minimart.domain.errors import ValidationFailed
 

@@ -18,7 +18,7 @@ from pyramid.interfaces import IDefaultPermission
 from pyramid.security import NO_PERMISSION_REQUIRED
 from webtest import TestApp
 
-from minimart.domain.accounts import ROLE_PERMISSIONS, Permission, Role
+from minimart.domain.actors import ROLE_PERMISSIONS, Permission, Role
 from tests.functional.conftest import PASSWORD
 
 PUBLIC = None

@@ -15,7 +15,7 @@ import transaction
 from PIL import Image
 
 from minimart import make_app
-from minimart.domain.accounts import Actor
+from minimart.domain.actors import Actor
 from minimart.domain.catalog import NewItem
 from minimart.entrypoints.cli import main
 from tests.conftest import FAST_ARGON2, TEST_JWT_SECRET

@@ -16,8 +16,8 @@ from webtest import TestApp
 
 from minimart import make_app
 from minimart.adapters.sqlalchemy.tables import accounts
-from minimart.domain.accounts import Actor, Role
-from minimart.domain.ports import PasswordHasher
+from minimart.domain.actors import Actor, Role
+from minimart.domain.ports.accounts import PasswordHasher
 from tests.conftest import FAST_ARGON2, TEST_JWT_SECRET, _empty_all_tables
 
 pytestmark = pytest.mark.postgres

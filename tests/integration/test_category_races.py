@@ -15,7 +15,7 @@ from webtest import TestApp
 
 from minimart import make_app
 from minimart.adapters.sqlalchemy.tables import categories, items
-from minimart.domain.accounts import Role
+from minimart.domain.actors import Role
 from tests.integration.test_order_concurrency import Shop, settings_for
 
 pytestmark = pytest.mark.postgres
@@ -35,7 +35,7 @@ def shop(postgres_url: str) -> Iterator[Shop]:
 
 
 def staff_headers(shop: Shop) -> dict[str, str]:
-    from minimart.domain.accounts import Actor
+    from minimart.domain.actors import Actor
 
     account = shop.work(lambda s: s.accounts.create_account(
         "staff@example.com", "a long password", "Staff", Role.STAFF, Actor.system()))

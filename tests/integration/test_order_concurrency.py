@@ -21,7 +21,7 @@ from webtest import TestApp
 
 from minimart import make_app
 from minimart.adapters.sqlalchemy.tables import items, order_lines, orders
-from minimart.domain.accounts import Actor, Role
+from minimart.domain.actors import Actor, Role
 from minimart.domain.catalog import NewItem
 from minimart.domain.orders import OrderStatus, PlaceOrder, RequestedLine
 from tests.conftest import FAST_ARGON2, TEST_JWT_SECRET

@@ -17,7 +17,7 @@ from webtest import TestApp
 
 from minimart import make_app
 from minimart.adapters.sqlalchemy.database import make_engine, upgrade_schema
-from minimart.domain.accounts import Actor, Role
+from minimart.domain.actors import Actor, Role
 from tests.conftest import FAST_ARGON2, TEST_JWT_SECRET
 from tests.integration.conftest import free_port
 from tests.support.postgres_cluster import Cluster, as_postgres, cluster_directory

@@ -21,7 +21,7 @@ from webtest import TestApp
 
 from minimart import make_app
 from minimart.adapters.memory import MemoryPaymentGateway
-from minimart.domain.accounts import Actor, Role
+from minimart.domain.actors import Actor, Role
 from minimart.domain.catalog import NewItem
 from minimart.domain.money import Money
 from tests.conftest import FAST_ARGON2, TEST_JWT_SECRET, _empty_all_tables

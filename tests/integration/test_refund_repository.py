@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from minimart.domain.accounts import Account, Role
+from minimart.domain.accounts import Account
+from minimart.domain.actors import Role
 from minimart.domain.catalog import Item
 from minimart.domain.ids import new_id
 from minimart.domain.money import Money

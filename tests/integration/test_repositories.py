@@ -43,20 +43,15 @@ from minimart.adapters.sqlalchemy.repositories import (
     SqlAlchemyRegistrationThrottle,
 )
 from minimart.adapters.sqlalchemy.tables import metadata
-from minimart.domain.accounts import Account, Role
+from minimart.domain.accounts import Account
+from minimart.domain.actors import Role
 from minimart.domain.audit import AuditEvent, AuditQuery
-from minimart.domain.catalog import (
-    MAX_STOCK,
-    Item,
-    ItemQuery,
-    ItemSort,
-    PageAfter,
-    sort_value,
-)
+from minimart.domain.catalog import MAX_STOCK, Item, ItemQuery, ItemSort, sort_value
 from minimart.domain.errors import Conflict
 from minimart.domain.ids import new_id
 from minimart.domain.money import Money
 from minimart.domain.orders import Shortage
+from minimart.domain.paging import PageAfter
 
 CURRENCY = "usd"
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)

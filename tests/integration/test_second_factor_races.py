@@ -13,7 +13,7 @@ import transaction
 from webtest import TestApp
 
 from minimart import make_app
-from minimart.domain.accounts import Actor, Role
+from minimart.domain.actors import Actor, Role
 from tests.conftest import _empty_all_tables
 from tests.functional.test_security_api import secret_of
 from tests.integration.test_order_concurrency import settings_for

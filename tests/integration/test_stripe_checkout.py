@@ -17,7 +17,7 @@ from webtest import TestApp
 
 from minimart import make_app
 from minimart.adapters.stripe_gateway import StripePaymentGateway
-from minimart.domain.accounts import Actor, Role
+from minimart.domain.actors import Actor, Role
 from minimart.domain.catalog import NewItem
 from minimart.domain.payments import PaymentProviderUnavailable
 from tests.conftest import FAST_ARGON2, TEST_JWT_SECRET, _empty_all_tables

@@ -25,16 +25,14 @@ from minimart.adapters.memory import (
 from minimart.domain.accounts import (
     RECOVERY_CODES,
     Account,
-    AccountService,
-    Actor,
     LoginPolicy,
     OtpRequired,
     OtpUsed,
     RateLimited,
     RegistrationPolicy,
-    Role,
 )
-from minimart.domain.audit import AuditEvent, AuditQuery, AuditService
+from minimart.domain.actors import Actor, Role
+from minimart.domain.audit import AuditEvent, AuditQuery
 from minimart.domain.errors import (
     Conflict,
     Forbidden,
@@ -44,6 +42,8 @@ from minimart.domain.errors import (
     Unavailable,
     ValidationFailed,
 )
+from minimart.domain.services.accounts import AccountService
+from minimart.domain.services.audit import AuditService
 
 PASSWORD = "correct horse battery"
 NEW_PASSWORD = "a brand new passphrase"

@@ -14,16 +14,8 @@ from minimart.adapters.memory import (
     MemoryUnitOfWork,
     PlainTextPasswordHasher,
 )
-from minimart.domain.accounts import (
-    MAX_PASSWORD_LENGTH,
-    MIN_PASSWORD_LENGTH,
-    ROLE_PERMISSIONS,
-    Account,
-    AccountService,
-    Actor,
-    Permission,
-    Role,
-)
+from minimart.domain.accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, Account
+from minimart.domain.actors import ROLE_PERMISSIONS, Actor, Permission, Role
 from minimart.domain.errors import (
     Conflict,
     Forbidden,
@@ -31,6 +23,7 @@ from minimart.domain.errors import (
     Unauthenticated,
     ValidationFailed,
 )
+from minimart.domain.services.accounts import AccountService
 
 PASSWORD = "correct horse battery"
 ADMIN = Actor("admin-1", Role.ADMIN, request_id="req-admin")

@@ -10,14 +10,8 @@ from minimart.adapters.memory import (
     MemoryCategoryRepository,
     MemoryItemRepository,
 )
-from minimart.domain.accounts import Actor, Role
-from minimart.domain.catalog import (
-    MAX_PAGE_SIZE,
-    CatalogService,
-    ItemQuery,
-    ItemSort,
-    NewItem,
-)
+from minimart.domain.actors import Actor, Role
+from minimart.domain.catalog import MAX_PAGE_SIZE, ItemQuery, ItemSort, NewItem
 from minimart.domain.errors import (
     Conflict,
     Forbidden,
@@ -26,6 +20,7 @@ from minimart.domain.errors import (
     PreconditionFailed,
 )
 from minimart.domain.money import Money
+from minimart.domain.services.catalog import CatalogService
 
 STAFF = Actor("staff-1", Role.STAFF, request_id="req-staff")
 ADMIN = Actor("admin-1", Role.ADMIN, request_id="req-admin")

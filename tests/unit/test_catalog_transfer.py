@@ -11,11 +11,12 @@ from minimart.adapters.memory import (
     MemoryCategoryRepository,
     MemoryItemRepository,
 )
-from minimart.domain.accounts import Actor, Role
-from minimart.domain.catalog import CatalogService, NewItem
-from minimart.domain.catalog_transfer import CatalogTransfer
-from minimart.domain.categories import CategoryService
+from minimart.domain.actors import Actor, Role
+from minimart.domain.catalog import NewItem
 from minimart.domain.errors import ValidationFailed
+from minimart.domain.services.catalog import CatalogService
+from minimart.domain.services.catalog_transfer import CatalogTransfer
+from minimart.domain.services.categories import CategoryService
 from minimart.entrypoints.catalog_csv import escape_cell, load_fields, unescape_cell
 
 STAFF = Actor("staff-1", Role.STAFF)

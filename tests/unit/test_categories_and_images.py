@@ -25,11 +25,12 @@ from minimart.adapters.memory import (
     MemoryItemRepository,
     MemoryUnitOfWork,
 )
-from minimart.domain.accounts import Actor, Role
-from minimart.domain.catalog import CatalogService, NewItem
-from minimart.domain.categories import CategoryService
+from minimart.domain.actors import Actor, Role
+from minimart.domain.catalog import NewItem
 from minimart.domain.errors import Forbidden, NotFound, ValidationFailed
 from minimart.domain.images import DamagedImage, ImageTooLarge, UnsupportedImage
+from minimart.domain.services.catalog import CatalogService
+from minimart.domain.services.categories import CategoryService
 
 STAFF = Actor("staff-1", Role.STAFF, request_id="req-staff")
 ADMIN = Actor("admin-1", Role.ADMIN, request_id="req-admin")

@@ -23,9 +23,10 @@ from minimart.adapters.memory import (
     MemoryPaymentGateway,
     MemoryStoreSettingsRepository,
 )
-from minimart.domain.accounts import Account, Actor, Role
+from minimart.domain.accounts import Account
+from minimart.domain.actors import Actor, Role
 from minimart.domain.audit import AuditEvent
-from minimart.domain.catalog import CatalogService, ItemQuery, NewItem, PageAfter
+from minimart.domain.catalog import ItemQuery, NewItem
 from minimart.domain.errors import (
     Conflict,
     Forbidden,
@@ -41,13 +42,12 @@ from minimart.domain.orders import (
     Order,
     OrderLimits,
     OrderQuery,
-    OrderService,
     OrderStatus,
     PlacedOrder,
     PlaceOrder,
     RequestedLine,
 )
-from minimart.domain.payment_customers import PaymentCustomers
+from minimart.domain.paging import PageAfter
 from minimart.domain.payments import (
     PaymentDeclined,
     PaymentIntent,
@@ -55,7 +55,11 @@ from minimart.domain.payments import (
     PaymentStatus,
 )
 from minimart.domain.pricing import Pricing
-from minimart.domain.store import StoreService, StoreSettings
+from minimart.domain.services.catalog import CatalogService
+from minimart.domain.services.orders import OrderService
+from minimart.domain.services.payment_customers import PaymentCustomers
+from minimart.domain.services.store import StoreService
+from minimart.domain.store import StoreSettings
 from tests.unit.recording import RecordingUnitOfWork
 
 CURRENCY = "usd"

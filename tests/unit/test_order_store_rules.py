@@ -24,8 +24,9 @@ from minimart.adapters.memory import (
     MemoryStoreSettingsRepository,
     MemoryUnitOfWork,
 )
-from minimart.domain.accounts import Account, Actor, Role
-from minimart.domain.catalog import CatalogService, NewItem
+from minimart.domain.accounts import Account
+from minimart.domain.actors import Actor, Role
+from minimart.domain.catalog import NewItem
 from minimart.domain.errors import Conflict
 from minimart.domain.orders import (
     Fulfilment,
@@ -33,12 +34,14 @@ from minimart.domain.orders import (
     Order,
     OrderLimits,
     OrderQuery,
-    OrderService,
     PlaceOrder,
     RequestedLine,
 )
-from minimart.domain.payment_customers import PaymentCustomers
-from minimart.domain.store import StoreService, StoreSettings
+from minimart.domain.services.catalog import CatalogService
+from minimart.domain.services.orders import OrderService
+from minimart.domain.services.payment_customers import PaymentCustomers
+from minimart.domain.services.store import StoreService
+from minimart.domain.store import StoreSettings
 
 CURRENCY = "usd"
 CUSTOMER = Actor("customer-a", Role.CUSTOMER, request_id="req-customer")

@@ -28,22 +28,20 @@ from minimart.adapters.memory import (
     MemoryPaymentGateway,
     MemoryStoreSettingsRepository,
 )
-from minimart.domain.accounts import Account, Actor, Role
-from minimart.domain.catalog import CatalogService, NewItem
+from minimart.domain.accounts import Account
+from minimart.domain.actors import Actor, Role
+from minimart.domain.catalog import NewItem
 from minimart.domain.errors import Forbidden
 from minimart.domain.money import Money
 from minimart.domain.orders import (
     Order,
     OrderLimits,
     OrderQuery,
-    OrderService,
     OrderStatus,
     PlaceOrder,
     RefundState,
     RequestedLine,
 )
-from minimart.domain.payment_customers import PaymentCustomers
-from minimart.domain.payment_service import PaymentService, Reconciliation
 from minimart.domain.payments import (
     InvalidWebhook,
     PaymentEvent,
@@ -51,7 +49,12 @@ from minimart.domain.payments import (
     PaymentProviderUnavailable,
     PaymentStatus,
 )
-from minimart.domain.store import StoreService, StoreSettings
+from minimart.domain.services.catalog import CatalogService
+from minimart.domain.services.orders import OrderService
+from minimart.domain.services.payment_customers import PaymentCustomers
+from minimart.domain.services.payments import PaymentService, Reconciliation
+from minimart.domain.services.store import StoreService
+from minimart.domain.store import StoreSettings
 from tests.unit.recording import RecordingUnitOfWork
 
 CURRENCY = "usd"
@@ -267,7 +270,7 @@ def test_the_same_event_delivered_again_takes_no_second_effect(shop, tea, monkey
     monkeypatch.setattr(shop.order_service, "payment_succeeded", counting)
     event = shop.event(SUCCEEDED, order, event_id="evt_twice")
 
-    with caplog.at_level(logging.INFO, logger="minimart.domain.payment_service"):
+    with caplog.at_level(logging.INFO, logger="minimart.domain.services.payments"):
         first = shop.deliver(event)
         second = shop.deliver(event)
 
@@ -286,7 +289,7 @@ def test_a_succeeded_event_not_matching_the_order_is_refused_and_logged(
     order = shop.place(tea, 2)
     amount = order.totals.total.amount + amount_delta
 
-    with caplog.at_level(logging.ERROR, logger="minimart.domain.orders"):
+    with caplog.at_level(logging.ERROR, logger="minimart.domain.services.orders"):
         shop.deliver(shop.event(SUCCEEDED, order, amount=amount, currency=currency))
 
     assert shop.order(order.id) == order
@@ -475,7 +478,7 @@ def test_a_refund_arriving_before_the_success_of_an_already_cancelled_order_refu
 def test_an_event_for_an_unknown_intent_is_acknowledged_and_changes_nothing(shop, tea, caplog):
     order = shop.place(tea, 2)
 
-    with caplog.at_level(logging.WARNING, logger="minimart.domain.payment_service"):
+    with caplog.at_level(logging.WARNING, logger="minimart.domain.services.payments"):
         event = shop.deliver(shop.event(SUCCEEDED, order, intent_id="pi_nobody_knows"))
 
     assert event.payment_intent_id == "pi_nobody_knows"
@@ -748,7 +751,7 @@ def test_a_provider_outage_does_not_fail_the_cancellation(shop, tea, caplog):
     order = shop.place(tea, 2)
     shop.gateway.down = True
 
-    with caplog.at_level(logging.WARNING, logger="minimart.domain.orders"):
+    with caplog.at_level(logging.WARNING, logger="minimart.domain.services.orders"):
         cancelled = shop.order_service.cancel(order.id, CUSTOMER)
 
     assert cancelled.status is CANCELLED

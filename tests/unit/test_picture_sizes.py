@@ -27,10 +27,11 @@ from minimart.adapters.memory import (
     MemoryItemRepository,
     MemoryUnitOfWork,
 )
-from minimart.domain.accounts import Actor, Role
-from minimart.domain.catalog import CatalogService, NewItem
+from minimart.domain.actors import Actor, Role
+from minimart.domain.catalog import NewItem
 from minimart.domain.errors import Forbidden, NotFound, ValidationFailed
 from minimart.domain.images import ImageTooLarge, Picture, megabytes
+from minimart.domain.services.catalog import CatalogService
 
 STAFF = Actor("staff-1", Role.STAFF, request_id="req-staff")
 CUSTOMER = Actor("customer-1", Role.CUSTOMER)

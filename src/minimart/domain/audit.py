@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from minimart.domain.actors import Actor
 from minimart.domain.ids import new_id
-from minimart.domain.paging import Page, PageAfter, keyset_page
-
-if TYPE_CHECKING:
-    from minimart.domain.accounts import Actor
-    from minimart.domain.ports import AuditTrail
+from minimart.domain.paging import PageAfter
 
 Changes = dict[str, list[Any]]
 
@@ -48,17 +45,3 @@ class AuditQuery:
     actor_id: str | None = None
     limit: int = 20
     after: PageAfter | None = None  # (at, id) of the last event seen
-
-
-class AuditService:
-    """Reading the trail: admins only, newest first. Nothing edits or deletes events."""
-
-    def __init__(self, trail: AuditTrail) -> None:
-        self._trail = trail
-
-    def list_events(self, query: AuditQuery, actor: Actor) -> Page[AuditEvent]:
-        from minimart.domain.accounts import Permission
-
-        actor.require(Permission.AUDIT_READ)
-        rows = self._trail.list(replace(query, limit=query.limit + 1))
-        return keyset_page(rows, query.limit, lambda event: PageAfter(event.at, event.id))

@@ -10,15 +10,12 @@ hours at all takes orders whenever its open switch is on.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from minimart.domain.accounts import Actor, Permission
-from minimart.domain.audit import audit_event, diff
 from minimart.domain.errors import ValidationFailed
-from minimart.domain.ports import AuditLog, Clock, StoreSettingsRepository
 from minimart.domain.pricing import Pricing
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -128,34 +125,3 @@ def check_settings(settings: StoreSettings) -> None:
             problems[f"opening_hours.{day}"] = ["intervals overlap"]
     if problems:
         raise ValidationFailed("the store settings are not valid", details=problems)
-
-
-class StoreService:
-    def __init__(self, repository: StoreSettingsRepository, defaults: StoreSettings,
-                 audit: AuditLog, clock: Clock) -> None:
-        self._repository = repository
-        self._defaults = defaults
-        self._audit = audit
-        self._clock = clock
-
-    def current(self) -> StoreSettings:
-        """The saved settings, or the ini's defaults until an admin saves some."""
-        saved = self._repository.get()
-        return replace(saved, currency=self._defaults.currency) if saved else self._defaults
-
-    def update(self, changes: dict[str, Any], actor: Actor) -> StoreSettings:
-        actor.require(Permission.STORE_MANAGE)
-        unknown = set(changes) - EDITABLE
-        if unknown:
-            raise ValueError(f"not editable: {sorted(unknown)}")
-        before = self.current()
-        if "opening_hours" in changes:
-            changes = {**changes, "opening_hours": {
-                day: [(start, end) for start, end in spans]
-                for day, spans in changes["opening_hours"].items()}}
-        after = replace(before, **changes)
-        check_settings(after)
-        self._repository.save(after, self._clock.now())
-        self._audit.record(audit_event(actor, self._clock.now(), "store.updated", "store",
-                                       "store", diff(before.fields(), after.fields())))
-        return after

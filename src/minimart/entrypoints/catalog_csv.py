@@ -16,8 +16,8 @@ from typing import IO, Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from minimart.domain.catalog_transfer import COLUMNS
 from minimart.domain.errors import ValidationFailed
+from minimart.domain.services.catalog_transfer import COLUMNS
 from minimart.entrypoints.schemas.items import ItemCreateText, ItemPatchText
 
 # a header must hold these to create items; a file that only updates may give id or sku

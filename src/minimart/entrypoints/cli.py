@@ -21,10 +21,10 @@ from pyramid.paster import bootstrap, setup_logging
 from pyramid.request import Request
 
 from minimart.adapters.sqlalchemy.database import upgrade_schema
-from minimart.domain.accounts import Actor, Role
+from minimart.domain.actors import Actor, Role
 from minimart.domain.catalog import NewItem
-from minimart.domain.catalog_transfer import COLUMNS
 from minimart.domain.errors import DomainError, ValidationFailed
+from minimart.domain.services.catalog_transfer import COLUMNS
 from minimart.entrypoints import catalog_csv
 from minimart.entrypoints.schemas.accounts import Registration
 from minimart.settings import SettingsError

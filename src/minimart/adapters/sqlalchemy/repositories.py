@@ -41,7 +41,8 @@ from minimart.adapters.sqlalchemy.tables import (
     registration_attempts,
     store_settings,
 )
-from minimart.domain.accounts import Account, Role
+from minimart.domain.accounts import Account
+from minimart.domain.actors import Role
 from minimart.domain.audit import AuditEvent, AuditQuery
 from minimart.domain.catalog import MAX_STOCK, Item, ItemQuery, ItemSort
 from minimart.domain.categories import Category, name_key, name_taken

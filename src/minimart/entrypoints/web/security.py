@@ -19,7 +19,8 @@ from pyramid.security import Allowed, Denied
 from pyramid.session import JSONSerializer, SignedCookieSessionFactory
 from pyramid_jwt import create_jwt_authentication_policy
 
-from minimart.domain.accounts import ROLE_PERMISSIONS, Account, Actor
+from minimart.domain.accounts import Account
+from minimart.domain.actors import ROLE_PERMISSIONS, Actor
 from minimart.domain.ids import new_id
 
 ALGORITHM = "HS256"

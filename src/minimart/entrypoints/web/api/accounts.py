@@ -9,7 +9,8 @@ from pyramid.config import Configurator
 from pyramid.request import Request
 from pyramid.response import Response
 
-from minimart.domain.accounts import MAX_PASSWORD_LENGTH, Permission
+from minimart.domain.accounts import MAX_PASSWORD_LENGTH
+from minimart.domain.actors import Permission
 from minimart.entrypoints.schemas.accounts import Registration
 from minimart.entrypoints.web.api.body import json_body
 

@@ -8,7 +8,7 @@ from marshmallow import Schema, fields, validate
 from pyramid.config import Configurator
 from pyramid.request import Request
 
-from minimart.domain.accounts import Permission
+from minimart.domain.actors import Permission
 from minimart.domain.audit import AuditQuery
 from minimart.entrypoints.web.api.pagination import MAX_CURSOR, datetime_value, paged_query
 

@@ -9,7 +9,7 @@ from pyramid.config import Configurator
 from pyramid.request import Request
 from pyramid.response import Response
 
-from minimart.domain.accounts import Permission
+from minimart.domain.actors import Permission
 from minimart.entrypoints.web.api.body import json_body
 
 POSITION = validate.Range(min=0, max=1_000_000)

@@ -15,7 +15,7 @@ from pyramid.config import Configurator
 from pyramid.request import Request
 from pyramid.response import Response
 
-from minimart.domain.accounts import Permission
+from minimart.domain.actors import Permission
 from minimart.domain.catalog import Item
 from minimart.domain.images import VARIANT_WIDTHS, megabytes
 from minimart.entrypoints.web.api.items import with_etag

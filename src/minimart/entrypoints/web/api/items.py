@@ -10,7 +10,7 @@ from pyramid.config import Configurator
 from pyramid.request import Request
 from pyramid.response import Response
 
-from minimart.domain.accounts import Permission
+from minimart.domain.actors import Permission
 from minimart.domain.catalog import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,

@@ -20,7 +20,7 @@ from marshmallow import RAISE, Schema, fields, missing, validate
 from pyramid.config import Configurator
 from pyramid.request import Request
 
-from minimart.domain.accounts import ROLE_PERMISSIONS, Permission, Role
+from minimart.domain.actors import ROLE_PERMISSIONS, Permission, Role
 from minimart.domain.orders import FulfilmentType, OrderStatus
 from minimart.domain.payments import PaymentStatus
 from minimart.entrypoints.web.api import (

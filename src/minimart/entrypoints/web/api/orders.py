@@ -10,7 +10,7 @@ from marshmallow import Schema, fields, validate
 from pyramid.config import Configurator
 from pyramid.request import Request
 
-from minimart.domain.accounts import Permission
+from minimart.domain.actors import Permission
 from minimart.domain.orders import (
     MAX_LINES,
     MAX_QUANTITY,

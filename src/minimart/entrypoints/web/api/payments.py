@@ -8,7 +8,7 @@ from marshmallow import Schema, fields, validate
 from pyramid.config import Configurator
 from pyramid.request import Request
 
-from minimart.domain.accounts import Permission
+from minimart.domain.actors import Permission
 from minimart.entrypoints.web.api.body import json_body
 from minimart.entrypoints.web.problems import HttpProblem
 

@@ -8,7 +8,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from pyramid.config import Configurator
 from pyramid.request import Request
 
-from minimart.domain.accounts import Permission
+from minimart.domain.actors import Permission
 from minimart.domain.store import MAX_TAX_RATE_BPS, WEEKDAYS, StoreSettings
 from minimart.entrypoints.schemas.items import JsonBoolean
 from minimart.entrypoints.web.api.body import json_body

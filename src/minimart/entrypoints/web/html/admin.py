@@ -12,7 +12,7 @@ from pyramid.config import Configurator
 from pyramid.httpexceptions import HTTPSeeOther
 from pyramid.request import Request
 
-from minimart.domain.accounts import Permission
+from minimart.domain.actors import Permission
 from minimart.domain.audit import AuditQuery
 from minimart.domain.catalog import Item, NewItem
 from minimart.domain.errors import DomainError

@@ -10,10 +10,16 @@ from pyramid.config import Configurator
 from pyramid.httpexceptions import HTTPSeeOther
 from pyramid.request import Request
 
-from minimart.domain.accounts import Permission
+from minimart.domain.actors import Permission
 from minimart.domain.catalog import Item
 from minimart.domain.errors import DomainError, InsufficientStock, ValidationFailed
-from minimart.domain.orders import MAX_QUANTITY, OrderQuery, OrderStatus, PlaceOrder, RequestedLine
+from minimart.domain.orders import (
+    MAX_QUANTITY,
+    OrderQuery,
+    OrderStatus,
+    PlaceOrder,
+    RequestedLine,
+)
 from minimart.entrypoints.web.api.item_images import picture_urls
 from minimart.entrypoints.web.api.orders import OrderIn, OrderListQuery
 from minimart.entrypoints.web.api.pagination import datetime_value

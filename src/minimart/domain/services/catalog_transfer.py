@@ -21,10 +21,16 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from minimart.domain.accounts import Actor, Permission
-from minimart.domain.catalog import MAX_PAGE_SIZE, CatalogService, Item, ItemQuery, NewItem
-from minimart.domain.categories import CategoryService
-from minimart.domain.errors import DomainError, NotFound, PreconditionFailed, ValidationFailed
+from minimart.domain.actors import Actor, Permission
+from minimart.domain.catalog import MAX_PAGE_SIZE, Item, ItemQuery, NewItem
+from minimart.domain.errors import (
+    DomainError,
+    NotFound,
+    PreconditionFailed,
+    ValidationFailed,
+)
+from minimart.domain.services.catalog import CatalogService
+from minimart.domain.services.categories import CategoryService
 
 # The export's columns, which an import reads back; `id` and `version` tie a row to the
 # item and the state it was exported from.

@@ -12,23 +12,20 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
-from minimart.domain.accounts import Actor, Permission
-from minimart.domain.orders import Order, OrderService, OrderStatus
-from minimart.domain.payment_customers import PaymentCustomers
+from minimart.domain.actors import Actor, Permission
+from minimart.domain.orders import Order, OrderStatus
 from minimart.domain.payments import (
     PaymentEvent,
     PaymentEventKind,
     PaymentProviderUnavailable,
     PaymentStatus,
 )
-from minimart.domain.ports import (
-    Clock,
-    OrderRepository,
-    PaymentEventLog,
-    PaymentGateway,
-    UnitOfWork,
-    WebhookVerifier,
-)
+from minimart.domain.ports.clock import Clock
+from minimart.domain.ports.orders import OrderRepository
+from minimart.domain.ports.payments import PaymentEventLog, PaymentGateway, WebhookVerifier
+from minimart.domain.ports.unit_of_work import UnitOfWork
+from minimart.domain.services.orders import OrderService
+from minimart.domain.services.payment_customers import PaymentCustomers
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from minimart.domain.errors import NotFound
-from minimart.domain.ports import AccountRepository, PaymentGateway, UnitOfWork
+from minimart.domain.ports.accounts import AccountRepository
+from minimart.domain.ports.payments import PaymentGateway
+from minimart.domain.ports.unit_of_work import UnitOfWork
 
 
 class PaymentCustomers:
