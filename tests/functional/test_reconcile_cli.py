@@ -18,7 +18,7 @@ import transaction
 from sqlalchemy import select
 
 from minimart import composition, make_app
-from minimart.adapters.memory import MemoryPaymentGateway
+from minimart.adapters.payment_simulator import MemoryPaymentGateway
 from minimart.adapters.sqlalchemy.tables import items, orders
 from minimart.domain.actors import Actor, Role
 from minimart.domain.catalog import NewItem

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from minimart.adapters.memory import FixedClock
+from tests.fakes.common import FixedClock
 from tests.functional.envelope import assert_error
 
 STORE = "/api/v1/store"

@@ -10,17 +10,15 @@ from typing import Any
 
 import transaction
 
-from minimart.adapters.memory import (
-    MemoryAccountRepository,
-    MemoryItemRepository,
-    MemoryOrderRepository,
-)
 from minimart.adapters.sqlalchemy.database import make_engine, make_session_factory, tm_session
 from minimart.adapters.sqlalchemy.orders import SqlAlchemyOrderRepository
 from minimart.adapters.sqlalchemy.repositories import (
     SqlAlchemyAccountRepository,
     SqlAlchemyItemRepository,
 )
+from tests.fakes.accounts import MemoryAccountRepository
+from tests.fakes.catalog import MemoryItemRepository
+from tests.fakes.orders import MemoryOrderRepository
 
 CURRENCY = "usd"
 

@@ -20,7 +20,7 @@ import transaction
 from webtest import TestApp
 
 from minimart import make_app
-from minimart.adapters.memory import MemoryPaymentGateway
+from minimart.adapters.payment_simulator import MemoryPaymentGateway
 from minimart.domain.actors import Actor, Role
 from minimart.domain.catalog import NewItem
 from minimart.domain.money import Money

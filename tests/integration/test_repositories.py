@@ -21,13 +21,6 @@ import transaction
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from minimart.adapters.memory import (
-    MemoryAccountRepository,
-    MemoryAuditLog,
-    MemoryEndedSignIns,
-    MemoryItemRepository,
-    MemoryThrottle,
-)
 from minimart.adapters.sqlalchemy.database import (
     make_engine,
     make_session_factory,
@@ -52,6 +45,9 @@ from minimart.domain.ids import new_id
 from minimart.domain.money import Money
 from minimart.domain.orders import Shortage
 from minimart.domain.paging import PageAfter
+from tests.fakes.accounts import MemoryAccountRepository, MemoryEndedSignIns, MemoryThrottle
+from tests.fakes.catalog import MemoryItemRepository
+from tests.fakes.common import MemoryAuditLog
 
 CURRENCY = "usd"
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)

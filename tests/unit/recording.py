@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from minimart.adapters.memory import MemoryUnitOfWork
+from tests.fakes.unit_of_work import MemoryUnitOfWork
 
 
 class RecordingUnitOfWork(MemoryUnitOfWork):

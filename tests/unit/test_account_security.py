@@ -12,16 +12,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from minimart.adapters.memory import (
-    FakeOneTimePasswords,
-    FixedClock,
-    MemoryAccountRepository,
-    MemoryAuditLog,
-    MemoryEndedSignIns,
-    MemoryThrottle,
-    MemoryUnitOfWork,
-    PlainTextPasswordHasher,
-)
 from minimart.domain.accounts import (
     RECOVERY_CODES,
     Account,
@@ -44,6 +34,14 @@ from minimart.domain.errors import (
 )
 from minimart.domain.services.accounts import AccountService
 from minimart.domain.services.audit import AuditService
+from tests.fakes.accounts import (
+    FakeOneTimePasswords,
+    MemoryAccountRepository,
+    MemoryEndedSignIns,
+    MemoryThrottle,
+)
+from tests.fakes.common import FixedClock, MemoryAuditLog, PlainTextPasswordHasher
+from tests.fakes.unit_of_work import MemoryUnitOfWork
 
 PASSWORD = "correct horse battery"
 NEW_PASSWORD = "a brand new passphrase"

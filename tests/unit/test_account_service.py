@@ -4,16 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from minimart.adapters.memory import (
-    FakeOneTimePasswords,
-    FixedClock,
-    MemoryAccountRepository,
-    MemoryAuditLog,
-    MemoryEndedSignIns,
-    MemoryThrottle,
-    MemoryUnitOfWork,
-    PlainTextPasswordHasher,
-)
 from minimart.domain.accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, Account
 from minimart.domain.actors import ROLE_PERMISSIONS, Actor, Permission, Role
 from minimart.domain.errors import (
@@ -24,6 +14,14 @@ from minimart.domain.errors import (
     ValidationFailed,
 )
 from minimart.domain.services.accounts import AccountService
+from tests.fakes.accounts import (
+    FakeOneTimePasswords,
+    MemoryAccountRepository,
+    MemoryEndedSignIns,
+    MemoryThrottle,
+)
+from tests.fakes.common import FixedClock, MemoryAuditLog, PlainTextPasswordHasher
+from tests.fakes.unit_of_work import MemoryUnitOfWork
 
 PASSWORD = "correct horse battery"
 ADMIN = Actor("admin-1", Role.ADMIN, request_id="req-admin")

@@ -4,12 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from minimart.adapters.memory import (
-    FixedClock,
-    MemoryAuditLog,
-    MemoryCategoryRepository,
-    MemoryItemRepository,
-)
 from minimart.domain.actors import Actor, Role
 from minimart.domain.catalog import MAX_PAGE_SIZE, ItemQuery, ItemSort, NewItem
 from minimart.domain.errors import (
@@ -21,6 +15,8 @@ from minimart.domain.errors import (
 )
 from minimart.domain.money import Money
 from minimart.domain.services.catalog import CatalogService
+from tests.fakes.catalog import MemoryCategoryRepository, MemoryItemRepository
+from tests.fakes.common import FixedClock, MemoryAuditLog
 
 STAFF = Actor("staff-1", Role.STAFF, request_id="req-staff")
 ADMIN = Actor("admin-1", Role.ADMIN, request_id="req-admin")

@@ -5,12 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from minimart.adapters.memory import (
-    FixedClock,
-    MemoryAuditLog,
-    MemoryCategoryRepository,
-    MemoryItemRepository,
-)
 from minimart.domain.actors import Actor, Role
 from minimart.domain.catalog import NewItem
 from minimart.domain.errors import ValidationFailed
@@ -18,6 +12,8 @@ from minimart.domain.services.catalog import CatalogService
 from minimart.domain.services.catalog_transfer import CatalogTransfer
 from minimart.domain.services.categories import CategoryService
 from minimart.entrypoints.catalog_csv import escape_cell, load_fields, unescape_cell
+from tests.fakes.catalog import MemoryCategoryRepository, MemoryItemRepository
+from tests.fakes.common import FixedClock, MemoryAuditLog
 
 STAFF = Actor("staff-1", Role.STAFF)
 

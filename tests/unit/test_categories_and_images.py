@@ -17,20 +17,15 @@ import pytest
 from PIL import ExifTags, Image, PngImagePlugin
 
 from minimart.adapters.images import PillowImageProcessor
-from minimart.adapters.memory import (
-    FixedClock,
-    MemoryAuditLog,
-    MemoryCategoryRepository,
-    MemoryImageStore,
-    MemoryItemRepository,
-    MemoryUnitOfWork,
-)
 from minimart.domain.actors import Actor, Role
 from minimart.domain.catalog import NewItem
 from minimart.domain.errors import Forbidden, NotFound, ValidationFailed
 from minimart.domain.images import DamagedImage, ImageTooLarge, UnsupportedImage
 from minimart.domain.services.catalog import CatalogService
 from minimart.domain.services.categories import CategoryService
+from tests.fakes.catalog import MemoryCategoryRepository, MemoryImageStore, MemoryItemRepository
+from tests.fakes.common import FixedClock, MemoryAuditLog
+from tests.fakes.unit_of_work import MemoryUnitOfWork
 
 STAFF = Actor("staff-1", Role.STAFF, request_id="req-staff")
 ADMIN = Actor("admin-1", Role.ADMIN, request_id="req-admin")

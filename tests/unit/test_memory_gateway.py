@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from minimart.adapters.memory import MemoryPaymentGateway
+from minimart.adapters.payment_simulator import MemoryPaymentGateway
 from minimart.domain.money import Money
 from minimart.domain.payments import PaymentMethodRefused
 

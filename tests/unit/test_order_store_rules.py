@@ -12,18 +12,7 @@ from typing import Any
 
 import pytest
 
-from minimart.adapters.memory import (
-    FixedClock,
-    MemoryAccountRepository,
-    MemoryAuditLog,
-    MemoryCategoryRepository,
-    MemoryIdempotencyKeys,
-    MemoryItemRepository,
-    MemoryOrderRepository,
-    MemoryPaymentGateway,
-    MemoryStoreSettingsRepository,
-    MemoryUnitOfWork,
-)
+from minimart.adapters.payment_simulator import MemoryPaymentGateway
 from minimart.domain.accounts import Account
 from minimart.domain.actors import Actor, Role
 from minimart.domain.catalog import NewItem
@@ -42,6 +31,12 @@ from minimart.domain.services.orders import OrderService
 from minimart.domain.services.payment_customers import PaymentCustomers
 from minimart.domain.services.store import StoreService
 from minimart.domain.store import StoreSettings
+from tests.fakes.accounts import MemoryAccountRepository
+from tests.fakes.catalog import MemoryCategoryRepository, MemoryItemRepository
+from tests.fakes.common import FixedClock, MemoryAuditLog
+from tests.fakes.orders import MemoryIdempotencyKeys, MemoryOrderRepository
+from tests.fakes.store import MemoryStoreSettingsRepository
+from tests.fakes.unit_of_work import MemoryUnitOfWork
 
 CURRENCY = "usd"
 CUSTOMER = Actor("customer-a", Role.CUSTOMER, request_id="req-customer")

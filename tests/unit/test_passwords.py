@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from minimart.adapters.memory import PlainTextPasswordHasher
 from minimart.adapters.passwords import Argon2PasswordHasher, BoundedPasswordHasher, HashingBusy
 from minimart.domain.errors import Unavailable
+from tests.fakes.common import PlainTextPasswordHasher
 
 CHEAP = {"time_cost": 1, "memory_cost": 64, "parallelism": 1}
 PASSWORD = "correct horse battery"

@@ -19,19 +19,14 @@ import pytest
 from PIL import Image
 
 from minimart.adapters.images import LocalDirectoryImageStore, PillowImageProcessor
-from minimart.adapters.memory import (
-    FixedClock,
-    MemoryAuditLog,
-    MemoryCategoryRepository,
-    MemoryImageStore,
-    MemoryItemRepository,
-    MemoryUnitOfWork,
-)
 from minimart.domain.actors import Actor, Role
 from minimart.domain.catalog import NewItem
 from minimart.domain.errors import Forbidden, NotFound, ValidationFailed
 from minimart.domain.images import ImageTooLarge, Picture, megabytes
 from minimart.domain.services.catalog import CatalogService
+from tests.fakes.catalog import MemoryCategoryRepository, MemoryImageStore, MemoryItemRepository
+from tests.fakes.common import FixedClock, MemoryAuditLog
+from tests.fakes.unit_of_work import MemoryUnitOfWork
 
 STAFF = Actor("staff-1", Role.STAFF, request_id="req-staff")
 CUSTOMER = Actor("customer-1", Role.CUSTOMER)

@@ -14,12 +14,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from minimart.adapters.memory import FixedClock, MemoryAuditLog, MemoryStoreSettingsRepository
 from minimart.domain.actors import Actor, Role
 from minimart.domain.errors import Forbidden, ValidationFailed
 from minimart.domain.pricing import Pricing
 from minimart.domain.services.store import StoreService
 from minimart.domain.store import StoreSettings
+from tests.fakes.common import FixedClock, MemoryAuditLog
+from tests.fakes.store import MemoryStoreSettingsRepository
 
 ADMIN = Actor("admin-1", Role.ADMIN, request_id="req-admin")
 STAFF = Actor("staff-1", Role.STAFF, request_id="req-staff")
