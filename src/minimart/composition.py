@@ -14,9 +14,9 @@ from sqlalchemy.pool import NullPool
 
 from minimart.adapters.clock import SystemClock
 from minimart.adapters.images import LocalDirectoryImageStore, PillowImageProcessor
-from minimart.adapters.memory import MemoryPaymentGateway
 from minimart.adapters.one_time_passwords import PyotpOneTimePasswords
 from minimart.adapters.passwords import Argon2PasswordHasher, BoundedPasswordHasher
+from minimart.adapters.payment_simulator import MemoryPaymentGateway
 from minimart.adapters.sqlalchemy.database import (
     DatabaseLimits,
     make_engine,
