@@ -22,14 +22,15 @@ import time
 from collections import Counter
 from typing import Any
 
-import transaction
 from sqlalchemy import Engine, event, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from webtest import TestApp
 
 from minimart import make_app
 from minimart.adapters.sqlalchemy.tables import items
+from minimart.domain.accounts import Account
 from minimart.domain.errors import NotFound
+from minimart.domain.services.wiring import Services
 
 DEFAULT_DATABASE = "postgresql+psycopg://postgres@127.0.0.1:5432/minimart_bench"
 BENCH_EMAIL = "bench@example.com"
@@ -71,13 +72,13 @@ def scenarios_of(app: Any) -> dict[str, dict[str, Any]]:
         "items": {"method": "GET", "url": "/api/v1/items?limit=20"},
         "item": {"method": "GET", "url": f"/api/v1/items/{some}"},
     }
-    manager = transaction.TransactionManager(explicit=True)
-    with manager:
-        services = container.services(manager)
+    def bench_customer(services: Services) -> Account | None:
         try:
-            customer = services.accounts.find_by_email(BENCH_EMAIL)
+            return services.accounts.find_by_email(BENCH_EMAIL)
         except NotFound:
-            customer = None
+            return None
+
+    customer = container.in_transaction(bench_customer)
     if widget and customer:
         token = app.registry.token_codec.issue(customer)
         scenarios["order"] = {

@@ -31,13 +31,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import transaction
 from sqlalchemy import create_engine, insert, select, text
 
 from minimart import make_app
 from minimart.adapters.sqlalchemy.database import make_engine, upgrade_schema
 from minimart.adapters.sqlalchemy.tables import items
 from minimart.domain.actors import Actor, Role
+from minimart.domain.catalog import NewItem
 from minimart.domain.ids import new_id
 from minimart.domain.paging import PageAfter
 from minimart.entrypoints.web.api.pagination import encode_listing_cursor
@@ -143,15 +143,10 @@ def prepare_shop(ini: Path) -> dict[str, str]:
 
     app = make_app(get_appsettings(str(ini)), environ={})
     container = app.registry.container
-    manager = transaction.TransactionManager(explicit=True)
-    with manager:
-        services = container.services(manager)
-        account = services.accounts.create_account(
-            "bench@example.com", "bench password 123", "Bench", Role.CUSTOMER, Actor.system())
-        from minimart.domain.catalog import NewItem
-
-        item = services.catalog.create_item(NewItem(name="Bench widget", price=100,
-                                                    stock=1_000_000_000), Actor.system())
+    account = container.in_transaction(lambda services: services.accounts.create_account(
+        "bench@example.com", "bench password 123", "Bench", Role.CUSTOMER, Actor.system()))
+    item = container.in_transaction(lambda services: services.catalog.create_item(
+        NewItem(name="Bench widget", price=100, stock=1_000_000_000), Actor.system()))
     with container.engine.connect() as connection:
         total = connection.execute(text("SELECT count(*) FROM items WHERE NOT archived")
                                    ).scalar_one()

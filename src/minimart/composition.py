@@ -1,11 +1,18 @@
-"""The composition root: settings -> adapters -> services. Nothing else picks an adapter."""
+"""The composition root: settings -> adapters -> services. Nothing else picks an adapter.
+
+The services themselves are put together by `build_services` (domain/services/wiring.py),
+the one wiring the tests use too; this module only chooses the real adapters for it and
+runs units of work on the database.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from functools import cached_property
+from typing import Any, TypeVar
 
 import transaction
 from sqlalchemy import Engine
@@ -21,164 +28,22 @@ from minimart.adapters.sqlalchemy.database import (
     DatabaseLimits,
     make_engine,
     make_session_factory,
+    schema_is_current,
     tm_session,
+    upgrade_schema,
 )
-from minimart.adapters.sqlalchemy.orders import (
-    SqlAlchemyIdempotencyKeys,
-    SqlAlchemyOrderRepository,
-    SqlAlchemyPaymentEventLog,
-)
-from minimart.adapters.sqlalchemy.repositories import (
-    SqlAlchemyAccountRepository,
-    SqlAlchemyAuditLog,
-    SqlAlchemyCategoryRepository,
-    SqlAlchemyEndedSignIns,
-    SqlAlchemyItemRepository,
-    SqlAlchemyLoginThrottle,
-    SqlAlchemyRegistrationThrottle,
-    SqlAlchemyStoreSettingsRepository,
-)
-from minimart.adapters.sqlalchemy.unit_of_work import TransactionUnitOfWork
+from minimart.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from minimart.adapters.stripe_gateway import StripePaymentGateway, StripeWebhookVerifier
 from minimart.domain.accounts import LoginPolicy, RegistrationPolicy
 from minimart.domain.ports.accounts import PasswordHasher
 from minimart.domain.ports.clock import Clock
 from minimart.domain.ports.payments import PaymentGateway
-from minimart.domain.services.accounts import AccountService
-from minimart.domain.services.audit import AuditService
-from minimart.domain.services.catalog import CatalogService
-from minimart.domain.services.catalog_transfer import CatalogTransfer
-from minimart.domain.services.categories import CategoryService
-from minimart.domain.services.orders import OrderService
-from minimart.domain.services.payment_customers import PaymentCustomers
-from minimart.domain.services.payments import PaymentService
-from minimart.domain.services.store import StoreService
+from minimart.domain.services.wiring import Adapters, Policies, Services, build_services
 from minimart.domain.store import StoreSettings
 from minimart.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-class Services:
-    """The services one unit of work (a request, a CLI command) talks to.
-
-    Each is built on first use and shares the unit of work's session and repositories, so a
-    request that lists items does not pay for building the payment machinery, nor for a
-    session joined to the transaction.
-    """
-
-    def __init__(self, container: Container, manager: transaction.TransactionManager) -> None:
-        self._c = container
-        self._manager = manager
-
-    @cached_property
-    def _session(self) -> Session:
-        """The unit of work's session, joined to its transaction manager."""
-        return self._c.session(self._manager)
-
-    # --- adapters bound to this unit of work -------------------------------
-    @cached_property
-    def _audit_log(self) -> SqlAlchemyAuditLog:
-        return SqlAlchemyAuditLog(self._session)
-
-    @cached_property
-    def _items(self) -> SqlAlchemyItemRepository:
-        return SqlAlchemyItemRepository(self._session, self._c.settings.currency)
-
-    @cached_property
-    def _categories(self) -> SqlAlchemyCategoryRepository:
-        return SqlAlchemyCategoryRepository(self._session)
-
-    @cached_property
-    def _accounts(self) -> SqlAlchemyAccountRepository:
-        return SqlAlchemyAccountRepository(self._session)
-
-    @cached_property
-    def _orders(self) -> SqlAlchemyOrderRepository:
-        return SqlAlchemyOrderRepository(self._session)
-
-    @cached_property
-    def _uow(self) -> TransactionUnitOfWork:
-        return TransactionUnitOfWork(self._manager)
-
-    @cached_property
-    def _customers(self) -> PaymentCustomers:
-        return PaymentCustomers(self._accounts, self._c.payments, self._uow)
-
-    # --- services ------------------------------------------------------------
-    @cached_property
-    def catalog(self) -> CatalogService:
-        c = self._c
-        return CatalogService(self._items, self._categories, self._audit_log, c.clock,
-                              c.settings.currency, images=c.images,
-                              processor=c.image_processor, uow=self._uow)
-
-    @cached_property
-    def catalog_reads(self) -> CatalogService:
-        """The catalog for read-only browsing, outside the request's transaction.
-
-        Each read is one statement on its own (autocommit), so a page costs one round trip
-        instead of BEGIN, SELECT and ROLLBACK; it reads the streaming replica when one is set
-        (`minimart.database.replica_url`), where replication lag applies. Nothing that
-        writes reads through it.
-        """
-        c = self._c
-        self._read_session = reads = c.read_sessions()
-        return CatalogService(
-            SqlAlchemyItemRepository(reads, c.settings.currency),
-            SqlAlchemyCategoryRepository(reads), SqlAlchemyAuditLog(reads), c.clock,
-            c.settings.currency)
-
-    def close(self) -> None:
-        """End the unit of work's read session, if it opened one."""
-        reads = self.__dict__.pop("_read_session", None)
-        if reads is not None:
-            reads.close()
-
-    @cached_property
-    def categories(self) -> CategoryService:
-        return CategoryService(self._categories, self._audit_log, self._c.clock)
-
-    @cached_property
-    def transfer(self) -> CatalogTransfer:
-        return CatalogTransfer(self.catalog, self.categories)
-
-    @cached_property
-    def store(self) -> StoreService:
-        c = self._c
-        return StoreService(SqlAlchemyStoreSettingsRepository(self._session, c.settings.currency),
-                            c.store_defaults, self._audit_log, c.clock)
-
-    @cached_property
-    def accounts(self) -> AccountService:
-        c = self._c
-        return AccountService(self._accounts, c.hasher, self._audit_log, c.clock,
-                              throttle=SqlAlchemyLoginThrottle(self._session),
-                              registrations=SqlAlchemyRegistrationThrottle(self._session),
-                              otp=c.otp, uow=self._uow, policy=c.login_policy,
-                              registration_policy=c.registration_policy,
-                              ended_sign_ins=SqlAlchemyEndedSignIns(self._session))
-
-    @cached_property
-    def audit(self) -> AuditService:
-        return AuditService(self._audit_log)
-
-    @cached_property
-    def orders(self) -> OrderService:
-        c = self._c
-        return OrderService(
-            orders=self._orders, items=self._items,
-            idempotency=SqlAlchemyIdempotencyKeys(self._session), payments=c.payments,
-            customers=self._customers, audit=self._audit_log, uow=self._uow, clock=c.clock,
-            store=self.store, limits=c.settings.order_limits)
-
-    @cached_property
-    def payments(self) -> PaymentService:
-        c = self._c
-        return PaymentService(
-            orders=self._orders, order_service=self.orders, customers=self._customers,
-            payments=c.payments, verifier=c.webhooks,
-            events=SqlAlchemyPaymentEventLog(self._session), uow=self._uow, clock=c.clock)
+T = TypeVar("T")
 
 
 def database_limits(settings: Settings) -> DatabaseLimits:
@@ -229,6 +94,12 @@ class Container:
             max_per_address=settings.registration_max_per_address,
             window=timedelta(minutes=settings.registration_window_minutes))
         self.image_processor = PillowImageProcessor()
+        self.adapters = Adapters(clock=self.clock, payments=self.payments,
+                                 webhooks=self.webhooks, hasher=self.hasher, otp=self.otp,
+                                 images=self.images, image_processor=self.image_processor)
+        self.policies = Policies(store_defaults=self.store_defaults, login=self.login_policy,
+                                 registration=self.registration_policy,
+                                 orders=settings.order_limits)
 
     @staticmethod
     def _payment_gateway(settings: Settings) -> PaymentGateway:
@@ -258,5 +129,35 @@ class Container:
     def session(self, manager: transaction.TransactionManager) -> Session:
         return tm_session(self.session_factory, manager)
 
-    def services(self, manager: transaction.TransactionManager) -> Services:
-        return Services(self, manager)
+    def unit_of_work(self, manager: transaction.TransactionManager) -> SqlAlchemyUnitOfWork:
+        """The repositories of one transaction run by `manager`, on a session joined to it."""
+        return SqlAlchemyUnitOfWork(lambda: self.session(manager), manager,
+                                    self.settings.currency)
+
+    def services(self, manager: transaction.TransactionManager,
+                 finished: Callable[[Callable[[Any], None]], None] | None = None) -> Services:
+        """The services of one unit of work. A request passes `finished` (its
+        add_finished_callback): its catalog browsing then reads outside the transaction
+        (`Services.catalog_reads`), on a session that ends with the request."""
+        reads = None
+        if finished is not None:
+            reads = SqlAlchemyUnitOfWork(self.read_sessions, None, self.settings.currency)
+            finished(lambda _: reads.close())
+        return build_services(self.unit_of_work(manager), self.adapters, self.policies,
+                              reads=reads)
+
+    def in_transaction(self, work: Callable[[Services], T]) -> T:
+        """Run work(services) in one transaction of its own, committed when work returns
+        and rolled back when it raises: what a CLI command, the bench and tests do."""
+        manager = transaction.TransactionManager(explicit=True)
+        with manager:
+            return work(self.services(manager))
+
+    def upgrade_schema(self) -> None:
+        """Migrate the database to the newest schema (`minimart db upgrade`)."""
+        upgrade_schema(self.engine)
+
+    def schema_is_current(self) -> bool:
+        """Whether the database answers (within the readiness bound) at the newest schema;
+        raises SQLAlchemyError when it does not answer."""
+        return schema_is_current(self.readiness_engine)

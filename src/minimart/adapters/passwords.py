@@ -11,8 +11,8 @@ from functools import cached_property
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from minimart.domain import ports
 from minimart.domain.errors import Unavailable
+from minimart.domain.ports import accounts as ports
 
 
 class Argon2PasswordHasher:

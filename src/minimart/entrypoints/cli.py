@@ -20,7 +20,6 @@ from marshmallow import Schema, ValidationError
 from pyramid.paster import bootstrap, setup_logging
 from pyramid.request import Request
 
-from minimart.adapters.sqlalchemy.database import upgrade_schema
 from minimart.domain.actors import Actor, Role
 from minimart.domain.catalog import NewItem
 from minimart.domain.errors import DomainError, ValidationFailed
@@ -110,7 +109,7 @@ def load_demo(request: Request, args: argparse.Namespace) -> str:
 
 
 def db_upgrade(request: Request, args: argparse.Namespace) -> str:
-    upgrade_schema(request.registry.container.engine)
+    request.registry.container.upgrade_schema()
     return "database schema is current"
 
 

@@ -1,4 +1,4 @@
-"""Order and Idempotency-Key repositories on SQLAlchemy Core."""
+"""Orders with their refunds, payment events and Idempotency-Keys on SQLAlchemy Core."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Row, and_, bindparam, case, func, literal, or_, select, tuple_
 
-from minimart.adapters.sqlalchemy.repositories import Repository, insert_or_skip
+from minimart.adapters.sqlalchemy.base import Repository, insert_or_skip
 from minimart.adapters.sqlalchemy.tables import (
     accounts,
     idempotency_keys,
@@ -35,7 +35,7 @@ from minimart.domain.orders import (
 from minimart.domain.payments import PaymentEvent, PaymentStatus
 from minimart.domain.pricing import Totals
 
-# Built once, values bound per call (see repositories.py).
+# Built once, values bound per call (see base.py).
 # FOR NO KEY UPDATE: it queues the customer's own orders without blocking the foreign-key
 # checks (KEY SHARE) of rows that name the account.
 LOCK_CUSTOMER = (select(accounts.c.id).where(accounts.c.id == bindparam("customer_id"))
@@ -227,7 +227,6 @@ class SqlAlchemyOrderRepository(Repository):
                      .order_by(orders.c.created_at).limit(limit))
         return list(self._session.execute(statement).scalars())
 
-
     def get_by_payment_intent(self, payment_intent_id: str) -> Order | None:
         found = self._with_lines(select(orders)
                                  .where(orders.c.payment_intent_id == payment_intent_id))
@@ -298,7 +297,6 @@ class SqlAlchemyOrderRepository(Repository):
         statement = (select(refunds).where(refunds.c.order_id == order_id)
                      .order_by(refunds.c.created_at, refunds.c.id))
         return [_refund_from_row(row) for row in self._session.execute(statement)]
-
 
     def totals_by_period(self, boundaries: Sequence[datetime]) -> list[PeriodTotals]:
         """One grouped query: each order falls in the period of the first boundary after

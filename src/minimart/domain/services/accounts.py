@@ -39,32 +39,22 @@ from minimart.domain.errors import (
 )
 from minimart.domain.ids import new_id
 from minimart.domain.ports.accounts import (
-    AccountRepository,
-    EndedSignIns,
     OneTimePasswords,
     PasswordHasher,
     Throttle,
 )
-from minimart.domain.ports.audit import AuditLog
 from minimart.domain.ports.clock import Clock
 from minimart.domain.ports.unit_of_work import UnitOfWork
 
 
 class AccountService:
-    def __init__(self, accounts: AccountRepository, hasher: PasswordHasher, audit: AuditLog,
-                 clock: Clock, *, throttle: Throttle, registrations: Throttle,
-                 otp: OneTimePasswords, uow: UnitOfWork, ended_sign_ins: EndedSignIns,
-                 policy: LoginPolicy | None = None,
+    def __init__(self, uow: UnitOfWork, hasher: PasswordHasher, clock: Clock,
+                 otp: OneTimePasswords, *, policy: LoginPolicy | None = None,
                  registration_policy: RegistrationPolicy | None = None) -> None:
-        self._accounts = accounts
-        self._ended_sign_ins = ended_sign_ins
-        self._hasher = hasher
-        self._audit = audit
-        self._clock = clock
-        self._throttle = throttle
-        self._registrations = registrations
-        self._otp = otp
         self._uow = uow
+        self._hasher = hasher
+        self._clock = clock
+        self._otp = otp
         self._policy = policy or LoginPolicy()
         self._registration_policy = registration_policy or RegistrationPolicy()
 
@@ -82,13 +72,13 @@ class AccountService:
             return self._create(email, password, name, Role.CUSTOMER, actor)
         policy = self._registration_policy
         keys = {f"address:{client}": policy.max_per_address}
-        self._take(self._registrations, keys, policy.window, lambda left: (
+        self._take(self._uow.registration_throttle, keys, policy.window, lambda left: (
             "too many accounts were created from your network just now; "
             f"please try again in {_minutes(left)}"))
         try:
             return self._create(email, password, name, Role.CUSTOMER, actor)
         except Unavailable:  # no hashing slot: nothing was tried, so nothing is counted
-            self._give_back(self._registrations, keys)
+            self._give_back(self._uow.registration_throttle, keys)
             raise
 
     def create_account(self, email: str, password: str, name: str, role: Role,
@@ -102,12 +92,12 @@ class AccountService:
         check_password_rules(password)
         email = normalize_email(email)
         check_email_spelling(email)
-        if self._accounts.get_by_email(email) is not None:
+        if self._uow.accounts.get_by_email(email) is not None:
             raise Conflict("an account with this email exists", code="email_taken")
         now = self._clock.now()
         account = Account(id=new_id(), email=email, name=name.strip(), role=role,
                           password_hash=self._hasher.hash(password), created_at=now)
-        self._accounts.add(account)
+        self._uow.accounts.add(account)
         # a shopper signing up acts for themselves; the CLI acts as the system
         who = actor if actor.audit_id is not None else replace(actor, account_id=account.id)
         self._record(who, "account.created", account.id,
@@ -134,7 +124,7 @@ class AccountService:
         if client:
             keys[address_key] = 0
         self._take_sign_in(account_key, address_key if client else None)
-        account = self._accounts.get_by_email(email)
+        account = self._uow.accounts.get_by_email(email)
         if account is not None and account.disabled:
             account = None
         try:  # an unknown email costs a check too, so it takes about as long
@@ -142,40 +132,41 @@ class AccountService:
                 self._hasher.dummy_hash() if account is None else account.password_hash,
                 password)
         except Unavailable:  # no hashing slot: nothing was tried, so nothing is counted
-            self._give_back(self._throttle, keys)
+            self._give_back(self._uow.login_throttle, keys)
             raise
         if account is None or not right:
             raise InvalidCredentials("wrong email or password")
         if account.totp_enabled:
             if not otp:
-                self._give_back(self._throttle, keys)
+                self._give_back(self._uow.login_throttle, keys)
                 raise OtpRequired("enter the code from your authenticator app")
             second = self._second_factor(account, otp)  # OtpUsed: a code used before
             if second is None:
                 raise InvalidCredentials("wrong email or password")
             account = second
         elif self._policy.require_totp_for_staff and account.is_staff:
-            self._give_back(self._throttle, keys)
+            self._give_back(self._uow.login_throttle, keys)
             raise Forbidden("this shop requires two-factor sign-in for staff: enrol first "
                             "(`minimart enrol-totp`)", code="totp_enrolment_required")
-        self._throttle.clear(account_key)
+        self._uow.login_throttle.clear(account_key)
         if client:
-            self._throttle.give_back(address_key)
+            self._uow.login_throttle.give_back(address_key)
         if self._hasher.needs_rehash(account.password_hash):
             with contextlib.suppress(Unavailable):  # busy: the next sign-in rehashes
-                self._accounts.set_password_hash(account.id, self._hasher.hash(password))
+                self._uow.accounts.set_password_hash(account.id, self._hasher.hash(password))
         return account
 
     def _take_sign_in(self, account_key: str, address_key: str | None) -> None:
         """Count a sign-in attempt against its address (a window) and its (account, address)
         pair (growing delays), then commit; refused by either, nothing stays counted."""
         policy, now = self._policy, self._clock.now()
-        until = None if address_key is None else self._throttle.take(
+        until = None if address_key is None else self._uow.login_throttle.take(
             address_key, policy.max_failures_per_address, now, policy.window)
         if until is None:
-            until = self._throttle.back_off(account_key, now, policy.wait, policy.forget_after)
+            until = self._uow.login_throttle.back_off(account_key, now, policy.wait,
+                                                      policy.forget_after)
             if until is not None and address_key is not None:
-                self._throttle.give_back(address_key)
+                self._uow.login_throttle.give_back(address_key)
         if until is not None:
             left = until - now
             raise RateLimited("too many failed sign-ins; try again later",
@@ -188,7 +179,7 @@ class AccountService:
         addresses had failures counted."""
         actor.require(Permission.ACCOUNTS_MANAGE)
         account = self.find_by_email(email)
-        cleared = self._throttle.clear_prefixed(_account_key(account.email, None),
+        cleared = self._uow.login_throttle.clear_prefixed(_account_key(account.email, None),
                                                 f"{_account_key(account.email, None)} from:")
         self._record(actor, "account.unlocked", account.id,
                      {"throttled_addresses": [cleared, 0]})
@@ -199,8 +190,9 @@ class AccountService:
         from cron with `minimart expire-orders`); how many."""
         now, policy = self._clock.now(), self._policy
         kept = max(policy.window, policy.forget_after, policy.longest_delay)
-        return (self._throttle.forget_before(now - kept)
-                + self._registrations.forget_before(now - self._registration_policy.window))
+        registrations_kept = self._registration_policy.window
+        return (self._uow.login_throttle.forget_before(now - kept)
+                + self._uow.registration_throttle.forget_before(now - registrations_kept))
 
     def _take(self, throttle: Throttle, limits: dict[str, int], window: timedelta,
               refusal: Callable[[timedelta], str]) -> None:
@@ -235,7 +227,7 @@ class AccountService:
         if account.totp_secret is not None:
             step = self._otp.matching_step(account.totp_secret, code, self._clock.now())
             if step is not None:
-                if not self._accounts.use_totp_step(account.id, step):
+                if not self._uow.accounts.use_totp_step(account.id, step):
                     # this code, or a newer one, was accepted already: the password was
                     # right, so saying so tells nothing about it
                     raise OtpUsed("this code was already used; wait for the next one "
@@ -243,7 +235,7 @@ class AccountService:
                 return replace(account, totp_last_step=step)
         digest = _digest(code)
         if digest not in account.recovery_codes or \
-                not self._accounts.spend_recovery_code(account.id, digest):
+                not self._uow.accounts.spend_recovery_code(account.id, digest):
             return None
         spent = replace(account, recovery_codes=tuple(c for c in account.recovery_codes
                                                        if c != digest))
@@ -255,7 +247,7 @@ class AccountService:
     def find_active(self, account_id: str, token_generation: int | None = None) -> Account | None:
         """The account behind a token, if it still exists, may still sign in, and the token
         was issued after its last password change or disabling."""
-        account = self._accounts.get(account_id)
+        account = self._uow.accounts.get(account_id)
         if account is None or account.disabled:
             return None
         if token_generation is not None and token_generation != account.token_generation:
@@ -266,7 +258,7 @@ class AccountService:
                        sign_in_id: str) -> Account | None:
         """The account of a browser sign-in, unless the sign-in was ended (signed out)
         or the account may no longer sign in."""
-        if self._ended_sign_ins.has_ended(sign_in_id):
+        if self._uow.ended_sign_ins.has_ended(sign_in_id):
             return None
         return self.find_active(account_id, token_generation)
 
@@ -274,7 +266,7 @@ class AccountService:
         """End a browser sign-in for good: a copy of its cookie opens nothing any more.
         `lasting` is how long the cookie could still have been used."""
         now = self._clock.now()
-        self._ended_sign_ins.end(sign_in_id, now + lasting, now)
+        self._uow.ended_sign_ins.end(sign_in_id, now + lasting, now)
 
     # --- changing -------------------------------------------------------
     def change_password(self, account_id: str, current: str, new: str, actor: Actor) -> None:
@@ -285,7 +277,7 @@ class AccountService:
         if not self._hasher.verify(account.password_hash, current):
             raise InvalidCredentials("the current password is wrong")
         check_password_rules(new)
-        self._accounts.save(replace(account, password_hash=self._hasher.hash(new),
+        self._uow.accounts.save(replace(account, password_hash=self._hasher.hash(new),
                                     token_generation=account.token_generation + 1))
         self._record(actor, "account.password_changed", account.id, {"password": ["*", "*"]})
 
@@ -297,7 +289,7 @@ class AccountService:
             return account
         disabled = replace(account, disabled=True,
                            token_generation=account.token_generation + 1)
-        self._accounts.save(disabled)
+        self._uow.accounts.save(disabled)
         self._record(actor, "account.disabled", account.id, {"disabled": [False, True]})
         return disabled
 
@@ -316,7 +308,7 @@ class AccountService:
             raise InvalidState("two-factor sign-in is already on; ask the owner to reset it")
         secret = self._otp.new_secret()
         codes = [f"{secrets.token_hex(5)}-{secrets.token_hex(5)}" for _ in range(RECOVERY_CODES)]
-        self._accounts.save(replace(account, totp_secret=secret, totp_enabled=actor.is_system,
+        self._uow.accounts.save(replace(account, totp_secret=secret, totp_enabled=actor.is_system,
                                     recovery_codes=tuple(_digest(c) for c in codes),
                                     totp_last_step=None))
         self._record(actor, "account.totp_enrolment_started", account.id,
@@ -331,22 +323,22 @@ class AccountService:
         if account.totp_secret is None or self._otp.matching_step(
                 account.totp_secret, code, self._clock.now()) is None:
             raise ValidationFailed("the code is not right", details={"code": ["not right"]})
-        self._accounts.save(replace(account, totp_enabled=True))
+        self._uow.accounts.save(replace(account, totp_enabled=True))
         self._record(actor, "account.totp_enabled", account.id, {"totp_enabled": [False, True]})
 
     def find_by_email(self, email: str) -> Account:
-        account = self._accounts.get_by_email(normalize_email(email))
+        account = self._uow.accounts.get_by_email(normalize_email(email))
         if account is None:
             raise NotFound("no account has this email")
         return account
 
     def _get(self, account_id: str) -> Account:
-        account = self._accounts.get(account_id)
+        account = self._uow.accounts.get(account_id)
         if account is None:
             raise NotFound("no such account")
         return account
 
     def _record(self, actor: Actor, action: str, account_id: str,
                 changes: dict[str, list[object]]) -> None:
-        self._audit.record(audit_event(actor, self._clock.now(), action, "account",
+        self._uow.audit.record(audit_event(actor, self._clock.now(), action, "account",
                                        account_id, changes))

@@ -7,16 +7,16 @@ from dataclasses import replace
 from minimart.domain.actors import Actor, Permission
 from minimart.domain.audit import AuditEvent, AuditQuery
 from minimart.domain.paging import Page, PageAfter, keyset_page
-from minimart.domain.ports.audit import AuditTrail
+from minimart.domain.ports.unit_of_work import UnitOfWork
 
 
 class AuditService:
     """Reading the trail: admins only, newest first. Nothing edits or deletes events."""
 
-    def __init__(self, trail: AuditTrail) -> None:
-        self._trail = trail
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
 
     def list_events(self, query: AuditQuery, actor: Actor) -> Page[AuditEvent]:
         actor.require(Permission.AUDIT_READ)
-        rows = self._trail.list(replace(query, limit=query.limit + 1))
+        rows = self._uow.audit_trail.list(replace(query, limit=query.limit + 1))
         return keyset_page(rows, query.limit, lambda event: PageAfter(event.at, event.id))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,28 +30,21 @@ from minimart.domain.ids import new_id
 from minimart.domain.images import VARIANT_WIDTHS, Picture, UnsupportedImage
 from minimart.domain.money import Money
 from minimart.domain.paging import Page, PageAfter, keyset_page
-from minimart.domain.ports.audit import AuditLog
 from minimart.domain.ports.catalog import (
-    CategoryRepository,
     ImageProcessor,
     ImageStore,
-    ItemRepository,
 )
 from minimart.domain.ports.clock import Clock
 from minimart.domain.ports.unit_of_work import UnitOfWork
 
 
 class CatalogService:
-    def __init__(self, items: ItemRepository, categories: CategoryRepository, audit: AuditLog,
-                 clock: Clock, currency: str, *, images: ImageStore | None = None,
-                 processor: ImageProcessor | None = None, uow: UnitOfWork | None = None,
-                 ) -> None:
-        self._items = items
-        self._categories = categories
+    def __init__(self, uow: UnitOfWork, clock: Clock, currency: str, *,
+                 images: ImageStore | None = None,
+                 processor: ImageProcessor | None = None) -> None:
+        self._uow = uow
         self._images: ImageStore = images or _NoImages()
         self._processor: ImageProcessor = processor or _NoImages()
-        self._uow: UnitOfWork = uow or _ImmediateCommit()
-        self._audit = audit
         self._clock = clock
         self._currency = currency
 
@@ -61,12 +53,12 @@ class CatalogService:
         if query.include_archived and not actor.can(Permission.CATALOG_WRITE):
             query = replace(query, include_archived=False)
         limit = max(1, min(query.limit, MAX_PAGE_SIZE))
-        rows = self._items.list(replace(query, limit=limit + 1))
+        rows = self._uow.items.list(replace(query, limit=limit + 1))
         return keyset_page(rows, limit, lambda item: PageAfter(sort_value(item, query.sort),
                                                                item.id))
 
     def get_item(self, item_id: str, actor: Actor) -> Item:
-        item = self._items.get(item_id)
+        item = self._uow.items.get(item_id)
         if item is None or (item.archived and not actor.can(Permission.CATALOG_WRITE)):
             raise NotFound("no such item")
         return item
@@ -74,11 +66,11 @@ class CatalogService:
     def low_stock(self, threshold: int, limit: int, actor: Actor) -> list[Item]:
         """Items on sale with at most `threshold` left, lowest first: what to restock."""
         actor.require(Permission.CATALOG_WRITE)
-        return list(self._items.low_stock(max(0, threshold),
+        return list(self._uow.items.low_stock(max(0, threshold),
                                           max(1, min(limit, MAX_PAGE_SIZE))))
 
     def find_by_sku(self, sku: str) -> Item | None:
-        return self._items.get_by_sku(sku)
+        return self._uow.items.get_by_sku(sku)
 
     # --- changing ------------------------------------------------------
     def create_item(self, new: NewItem, actor: Actor) -> Item:
@@ -91,7 +83,7 @@ class CatalogService:
                     price=Money(new.price, self._currency), stock=new.stock,
                     available=new.available, featured=new.featured,
                     category_id=new.category_id, created_at=now, updated_at=now)
-        self._items.add(item)
+        self._uow.items.add(item)
         self._record(actor, "item.created", item.id, diff({}, item.editable_fields()))
         return item
 
@@ -105,7 +97,7 @@ class CatalogService:
         check_item_fields(changes)
         if "category_id" in changes:
             self._ensure_category(changes["category_id"])
-        item = self._items.get(item_id)
+        item = self._uow.items.get(item_id)
         if item is None:
             raise NotFound("no such item")
         version = item.version if expected_version is None else expected_version
@@ -117,7 +109,7 @@ class CatalogService:
         if "price" in fields:
             fields["price"] = Money(fields["price"], self._currency)
         updated = replace(item, **fields, updated_at=self._clock.now(), version=version + 1)
-        if not self._items.update(updated, expected_version=version):
+        if not self._uow.items.update(updated, expected_version=version):
             raise PreconditionFailed("the item changed since you read it")
         self._record(actor, "item.updated", item.id,
                      diff(item.editable_fields(), updated.editable_fields()))
@@ -130,12 +122,12 @@ class CatalogService:
         if delta == 0:
             raise ValidationFailed("an adjustment changes the stock",
                                    details={"delta": ["must not be 0"]})
-        before = self._items.get(item_id)
+        before = self._uow.items.get(item_id)
         if before is None:
             raise NotFound("no such item")
-        after = self._items.adjust_stock(item_id, delta, self._clock.now())
+        after = self._uow.items.adjust_stock(item_id, delta, self._clock.now())
         if after is None:
-            current = self._items.get(item_id)
+            current = self._uow.items.get(item_id)
             available = current.stock if current else 0
             if delta > 0:
                 raise ValidationFailed(f"stock cannot exceed {MAX_STOCK}", details={
@@ -151,12 +143,12 @@ class CatalogService:
     def archive_item(self, item_id: str, actor: Actor) -> None:
         """Hide an item from the storefront; orders that name it keep it. Repeating is harmless."""
         actor.require(Permission.CATALOG_WRITE)
-        item = self._items.get(item_id)
+        item = self._uow.items.get(item_id)
         if item is None:
             raise NotFound("no such item")
         if item.archived:
             return
-        self._items.archive(item_id, self._clock.now())
+        self._uow.items.archive(item_id, self._clock.now())
         self._record(actor, "item.archived", item_id, {"archived": [False, True]})
 
     # --- pictures --------------------------------------------------------
@@ -165,7 +157,7 @@ class CatalogService:
         picture's files stay: pages cached before the change still name them, and only
         sweep_pictures removes them, after a grace period."""
         actor.require(Permission.CATALOG_WRITE)
-        item = self._items.get(item_id)
+        item = self._uow.items.get(item_id)
         if item is None:
             raise NotFound("no such item")
         picture = self._processor.normalize(upload)
@@ -176,7 +168,7 @@ class CatalogService:
 
     def remove_image(self, item_id: str, actor: Actor) -> None:
         actor.require(Permission.CATALOG_WRITE)
-        item = self._items.get(item_id)
+        item = self._uow.items.get(item_id)
         if item is None:
             raise NotFound("no such item")
         if item.image_key is not None:
@@ -207,7 +199,7 @@ class CatalogService:
             raise ValidationFailed("the grace period is too short",
                                    details={"grace": [f"at least {MIN_PICTURE_GRACE}"]})
         swept = [key for key in list(self._images.stored_before(self._clock.now() - grace))
-                 if not self._items.image_in_use(key)]
+                 if not self._uow.items.image_in_use(key)]
         for key in swept:
             self._images.delete(key)
         return swept
@@ -215,26 +207,26 @@ class CatalogService:
     def _replace_image(self, item: Item, key: str | None, actor: Actor) -> Item:
         updated = replace(item, image_key=key, updated_at=self._clock.now(),
                           version=item.version + 1)
-        if not self._items.update(updated, expected_version=item.version):
+        if not self._uow.items.update(updated, expected_version=item.version):
             raise PreconditionFailed("the item changed meanwhile; try again")
         self._record(actor, "item.image_changed", item.id, {"image_key": [item.image_key, key]})
         return updated
 
     def _ensure_category(self, category_id: str | None) -> None:
-        if category_id is not None and not self._categories.hold(category_id):
+        if category_id is not None and not self._uow.categories.hold(category_id):
             raise ValidationFailed("no such category",
                                    details={"category_id": ["no such category"]})
 
     def _ensure_sku_free(self, sku: str | None, own_id: str | None) -> None:
         if sku is None:
             return
-        holder = self._items.get_by_sku(sku)
+        holder = self._uow.items.get_by_sku(sku)
         if holder is not None and holder.id != own_id:
             raise Conflict(f"sku {sku!r} is taken", code="sku_taken")
 
     def _record(self, actor: Actor, action: str, item_id: str,
                 changes: dict[str, list[Any]]) -> None:
-        self._audit.record(audit_event(actor, self._clock.now(), action, "item",
+        self._uow.audit.record(audit_event(actor, self._clock.now(), action, "item",
                                        item_id, changes))
 
 
@@ -261,11 +253,3 @@ class _NoImages:
 
     def stored_before(self, moment: datetime) -> list[str]:
         return []
-
-
-class _ImmediateCommit:
-    def commit(self) -> None:
-        return None
-
-    def after_commit(self, action: Callable[[], None]) -> None:
-        action()

@@ -16,23 +16,21 @@ from minimart.domain.categories import (
 )
 from minimart.domain.errors import NotFound
 from minimart.domain.ids import new_id
-from minimart.domain.ports.audit import AuditLog
-from minimart.domain.ports.catalog import CategoryRepository
 from minimart.domain.ports.clock import Clock
+from minimart.domain.ports.unit_of_work import UnitOfWork
 
 
 class CategoryService:
-    def __init__(self, categories: CategoryRepository, audit: AuditLog, clock: Clock) -> None:
-        self._categories = categories
-        self._audit = audit
+    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
+        self._uow = uow
         self._clock = clock
 
     def list_categories(self) -> list[Category]:
         """Every category in position order, with its count of shoppable items."""
-        return self._categories.list_with_counts()
+        return self._uow.categories.list_with_counts()
 
     def get_category(self, category_id: str) -> Category:
-        category = self._categories.get(category_id)
+        category = self._uow.categories.get(category_id)
         if category is None:
             raise NotFound("no such category")
         return category
@@ -45,9 +43,9 @@ class CategoryService:
         now = self._clock.now()
         category = Category(
             id=new_id(), name=name.strip(), description=description,
-            position=self._categories.next_position() if position is None else position,
+            position=self._uow.categories.next_position() if position is None else position,
             created_at=now, updated_at=now)
-        self._categories.add(category)
+        self._uow.categories.add(category)
         self._record(actor, "category.created", category.id, diff({}, category.fields()))
         return category
 
@@ -63,7 +61,7 @@ class CategoryService:
             self._check_free(changes["name"], category_id)
         category = self.get_category(category_id)
         updated = replace(category, **changes, updated_at=self._clock.now())
-        self._categories.update(updated)
+        self._uow.categories.update(updated)
         self._record(actor, "category.updated", category_id,
                      diff(category.fields(), updated.fields()))
         return self.get_category(category_id)
@@ -72,7 +70,7 @@ class CategoryService:
         """Remove a category; its items stay, in no category."""
         actor.require(Permission.CATALOG_WRITE)
         category = self.get_category(category_id)
-        emptied = self._categories.delete(category_id, self._clock.now())
+        emptied = self._uow.categories.delete(category_id, self._clock.now())
         self._record(actor, "category.deleted", category_id,
                      {**{k: [v, None] for k, v in category.fields().items()},
                       "items_emptied": [None, emptied]})
@@ -80,12 +78,12 @@ class CategoryService:
     def _check_free(self, name: str, except_id: str | None = None) -> None:
         """A friendly 409 before the write; the database's unique key on name_key still
         decides between two requests racing for the same name."""
-        if self._categories.name_taken(name_key(name), except_id):
+        if self._uow.categories.name_taken(name_key(name), except_id):
             raise name_taken(name)
 
     def _record(self, actor: Actor, action: str, category_id: str,
                 changes: dict[str, list[Any]]) -> None:
-        self._audit.record(audit_event(actor, self._clock.now(), action, "category",
+        self._uow.audit.record(audit_event(actor, self._clock.now(), action, "category",
                                        category_id, changes))
 
 

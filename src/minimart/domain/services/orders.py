@@ -52,10 +52,7 @@ from minimart.domain.payments import (
     PaymentProviderUnavailable,
     PaymentStatus,
 )
-from minimart.domain.ports.audit import AuditLog
-from minimart.domain.ports.catalog import ItemRepository
 from minimart.domain.ports.clock import Clock
-from minimart.domain.ports.orders import IdempotencyKeys, OrderRepository
 from minimart.domain.ports.payments import PaymentGateway
 from minimart.domain.ports.unit_of_work import UnitOfWork
 from minimart.domain.pricing import compute_totals
@@ -66,19 +63,14 @@ log = logging.getLogger(__name__)
 
 
 class OrderService:
-    def __init__(self, *, orders: OrderRepository, items: ItemRepository,
-                 idempotency: IdempotencyKeys, payments: PaymentGateway,
-                 customers: PaymentCustomers, audit: AuditLog, uow: UnitOfWork, clock: Clock,
-                 store: StoreService, limits: OrderLimits = DEFAULT_LIMITS) -> None:
-        self._orders = orders
-        self._items = items
-        self._idempotency = idempotency
+    def __init__(self, uow: UnitOfWork, payments: PaymentGateway,
+                 customers: PaymentCustomers, store: StoreService, clock: Clock,
+                 limits: OrderLimits = DEFAULT_LIMITS) -> None:
+        self._uow = uow
         self._payments = payments
         self._customers = customers
-        self._audit = audit
-        self._uow = uow
-        self._clock = clock
         self._store = store
+        self._clock = clock
         self._limits = limits
 
     # --- placing -------------------------------------------------------
@@ -96,7 +88,7 @@ class OrderService:
         order_id = new_id()
         check_fulfilment(request.fulfilment)
         if idempotency_key is not None:
-            earlier = self._idempotency.claim(actor.account_id, idempotency_key,
+            earlier = self._uow.idempotency.claim(actor.account_id, idempotency_key,
                                               request.fingerprint(), order_id,
                                               self._clock.now())
             if earlier is not None:
@@ -126,7 +118,7 @@ class OrderService:
             if not self._cancel_pending(order, actor, reason="payment_not_started"):
                 return  # paid or cancelled by someone else meanwhile: theirs stands
             if idempotency_key is not None:
-                self._idempotency.release(order.customer_id, idempotency_key, order.id)
+                self._uow.idempotency.release(order.customer_id, idempotency_key, order.id)
             self._cancel_at_provider(order)
         except Exception:  # the database too: expiry returns the stock later
             log.exception("could not undo the reservation of order %s", order.id)
@@ -159,7 +151,7 @@ class OrderService:
                            details={"minimum_order": store.minimum_order,
                                     "subtotal": totals.subtotal.amount})
         self._check_holdings(actor.account_id or "", lines)
-        shortages = self._items.reserve_stock(
+        shortages = self._uow.items.reserve_stock(
             {line.item_id: line.quantity for line in lines}, self._clock.now())
         if shortages:
             raise InsufficientStock("not enough stock for every line", details={
@@ -171,7 +163,7 @@ class OrderService:
                       fulfilment=request.fulfilment, note=request.note,
                       payment=Payment(provider=self._payments.provider),
                       created_at=now, updated_at=now)
-        self._orders.add(order)
+        self._uow.orders.add(order)
         self._record(actor, "order.placed", order.id, {
             "status": [None, order.status.value], "total": [None, totals.total.amount],
             "lines": [None, [[line.item_id, line.quantity] for line in lines]]})
@@ -180,7 +172,7 @@ class OrderService:
     def _check_holdings(self, customer_id: str, lines: tuple[OrderLine, ...]) -> None:
         """Refuse an order that would take the account past what it may hold unpaid."""
         limits = self._limits
-        held = self._orders.pending_holdings(customer_id)
+        held = self._uow.orders.pending_holdings(customer_id)
         if held.orders >= limits.max_pending_orders:
             raise Conflict(f"you have {held.orders} unpaid orders: pay or cancel one first",
                            code="too_many_pending_orders",
@@ -199,7 +191,7 @@ class OrderService:
         found: list[Item] = []
         problems: dict[str, list[str]] = {}
         for index, line in enumerate(lines):
-            item = self._items.get(line.item_id)
+            item = self._uow.items.get(line.item_id)
             if item is None or item.archived:
                 problems[f"lines.{index}.item_id"] = ["no such item in the catalog"]
             elif not item.available:
@@ -221,7 +213,7 @@ class OrderService:
         if intent.status is PaymentStatus.SUCCEEDED:
             return self._mark_paid(order, intent.amount_received, actor)
         now = self._clock.now()
-        self._orders.set_payment(order.id, order.payment, now)
+        self._uow.orders.set_payment(order.id, order.payment, now)
         order = replace(order, updated_at=now)
         if intent.status is PaymentStatus.DECLINED:
             self._cancel_pending(order, actor, reason="payment_declined")
@@ -246,11 +238,11 @@ class OrderService:
         """The order as paid, with its payment (intent included) recorded; None when it had
         left `pending_payment` meanwhile."""
         now = self._clock.now()
-        if not self._orders.transition(order.id, OrderStatus.PENDING_PAYMENT,
+        if not self._uow.orders.transition(order.id, OrderStatus.PENDING_PAYMENT,
                                        OrderStatus.PAID, now):
             return None
         payment = replace(order.payment, status=PaymentStatus.SUCCEEDED, captured=amount)
-        self._orders.set_payment(order.id, payment, now)
+        self._uow.orders.set_payment(order.id, payment, now)
         self._record(actor, "order.paid", order.id,
                      {"status": [order.status.value, OrderStatus.PAID.value],
                       "captured": [order.payment.captured, amount]})
@@ -270,7 +262,7 @@ class OrderService:
             order = self._get(order_id)  # cancelled or paid by someone else meanwhile
         if order.status is OrderStatus.CANCELLED and order.payment.captured < amount:
             now = self._clock.now()
-            self._orders.set_payment(order.id, replace(order.payment, captured=amount), now)
+            self._uow.orders.set_payment(order.id, replace(order.payment, captured=amount), now)
             self._record(actor, "order.payment_after_cancel", order.id,
                          {"captured": [order.payment.captured, amount]})
             self.return_late_payment(order.id, actor)
@@ -307,9 +299,9 @@ class OrderService:
             # money taken for a cancelled order went back: remember it was taken, so a
             # success event arriving late finds nothing owed and asks for no second refund
             order = replace(order, payment=replace(order.payment, captured=refunded_total))
-            self._orders.set_payment(order.id, order.payment, self._clock.now())
+            self._uow.orders.set_payment(order.id, order.payment, self._clock.now())
         returned = min(refunded_total, order.payment.captured)
-        if self._orders.refund_reported(order.id, returned, self._clock.now()) is not None:
+        if self._uow.orders.refund_reported(order.id, returned, self._clock.now()) is not None:
             self._money_returned(order, actor)
 
     # --- changing state ------------------------------------------------
@@ -344,17 +336,17 @@ class OrderService:
         """
         cutoff, unstarted_cutoff = self._limits.expiry_cutoffs(self._clock.now())
         expired = 0
-        for order_id in self._orders.pending_before(unstarted_cutoff, limit):
+        for order_id in self._uow.orders.pending_before(unstarted_cutoff, limit):
             try:
                 expired += self._expire(order_id, cutoff, actor)
             except Exception:  # one bad order must not stop every later one from expiring
                 log.exception("could not expire order %s; the next run tries again", order_id)
                 self._uow.abort()
-        self._idempotency.forget_before(self._clock.now() - timedelta(hours=24))
+        self._uow.idempotency.forget_before(self._clock.now() - timedelta(hours=24))
         return expired
 
     def _expire(self, order_id: str, cutoff: datetime, actor: Actor) -> bool:
-        order = self._orders.get(order_id)
+        order = self._uow.orders.get(order_id)
         if order is None or (order.created_at >= cutoff
                              and order.payment.status not in UNSTARTED_PAYMENTS):
             return False
@@ -398,7 +390,7 @@ class OrderService:
             now = self._clock.now()
             refund = Refund(id=new_id(), order_id=order.id, amount=amount or left,
                             state=RefundState.SENDING, created_at=now, attempted_at=now)
-            if self._orders.claim_refund(refund, statuses):
+            if self._uow.orders.claim_refund(refund, statuses):
                 return refund
             order = self._get(order.id)  # another claim came first: look again
         raise InvalidState("too many refunds of this order at once; try again")
@@ -407,7 +399,7 @@ class OrderService:
         """Send the order's claims whose last call failed; how many were sent. `quietly`: a
         failure leaves them to reconcile instead of failing a request that did its part."""
         sent = 0
-        for refund in self._orders.unsent_refunds(order_id):
+        for refund in self._uow.orders.unsent_refunds(order_id):
             try:
                 sent += self.resend_refund(refund.id, actor, stale_before=None)
             except PaymentProviderUnavailable:
@@ -420,7 +412,7 @@ class OrderService:
         """Take a claimed refund left unsent (and with `stale_before`, one whose sender
         took it before then and never finished) and send it with its own idempotency key.
         False when someone else has it; PaymentProviderUnavailable when the call fails."""
-        refund = self._orders.take_refund(refund_id, self._clock.now(), stale_before)
+        refund = self._uow.orders.take_refund(refund_id, self._clock.now(), stale_before)
         if refund is None:
             return False
         self._uow.commit()
@@ -435,13 +427,13 @@ class OrderService:
                                   Money(refund.amount, order.currency),
                                   idempotency_key=refund.idempotency_key)
         except PaymentProviderUnavailable as error:
-            self._orders.release_refund(refund.id)
+            self._uow.orders.release_refund(refund.id)
             self._uow.commit()  # the claim stays, for the next request or reconcile to send
             raise PaymentProviderUnavailable(
                 "the refund is recorded and is sent when the payment provider answers: "
                 "do not repeat it") from error
         before = self._get(order.id)
-        if self._orders.refund_sent(refund.id, self._clock.now()) is not None:
+        if self._uow.orders.refund_sent(refund.id, self._clock.now()) is not None:
             self._money_returned(before, actor, refund)
 
     def _money_returned(self, before: Order, actor: Actor, refund: Refund | None = None) -> None:
@@ -467,9 +459,9 @@ class OrderService:
                     order.payment.refunded < order.payment.captured:
                 return None
             now = self._clock.now()
-            if self._orders.transition(order.id, order.status, OrderStatus.REFUNDED, now):
+            if self._uow.orders.transition(order.id, order.status, OrderStatus.REFUNDED, now):
                 if order.status in STOCK_HELD:
-                    self._items.release_stock(self._quantities(order), now)
+                    self._uow.items.release_stock(self._quantities(order), now)
                 self._record(actor, "order.refunded", order.id, {
                     "status": [order.status.value, OrderStatus.REFUNDED.value],
                     **(changes or {"refunded": [order.payment.refunded,
@@ -481,10 +473,10 @@ class OrderService:
     def _cancel_pending(self, order: Order, actor: Actor, reason: str) -> bool:
         """Cancel and return stock exactly once; False if someone else settled it first."""
         now = self._clock.now()
-        if not self._orders.transition(order.id, OrderStatus.PENDING_PAYMENT,
+        if not self._uow.orders.transition(order.id, OrderStatus.PENDING_PAYMENT,
                                        OrderStatus.CANCELLED, now):
             return False
-        self._items.release_stock(self._quantities(order), now)
+        self._uow.items.release_stock(self._quantities(order), now)
         self._record(actor, "order.cancelled", order.id,
                      {"status": [order.status.value, OrderStatus.CANCELLED.value],
                       "reason": [None, reason]})
@@ -503,7 +495,7 @@ class OrderService:
             log.warning("could not cancel payment %s of cancelled order %s", intent_id, order.id)
 
     def _transition(self, order: Order, target: OrderStatus, actor: Actor, action: str) -> None:
-        if not order.status.can_become(target) or not self._orders.transition(
+        if not order.status.can_become(target) or not self._uow.orders.transition(
                 order.id, order.status, target, self._clock.now()):
             raise InvalidState(f"a {order.status} order cannot become {target}")
         self._record(actor, action, order.id, {"status": [order.status.value, target.value]})
@@ -527,7 +519,7 @@ class OrderService:
         """Newest first (created_at, id); shoppers see only their own."""
         if not actor.can(Permission.ORDERS_MANAGE):
             query = replace(query, customer_id=actor.account_id)
-        rows = self._orders.list(replace(query, limit=query.limit + 1))
+        rows = self._uow.orders.list(replace(query, limit=query.limit + 1))
         return keyset_page(rows, query.limit, lambda order: PageAfter(order.created_at,
                                                                       order.id))
 
@@ -541,26 +533,26 @@ class OrderService:
         store = self._store.current()
         zone = ZoneInfo(store.time_zone)
         first = self._clock.now().astimezone(zone).date() - timedelta(days=days - 1)
-        totals = self._orders.totals_by_period(day_boundaries(first, days, zone))
+        totals = self._uow.orders.totals_by_period(day_boundaries(first, days, zone))
         return [DailySales(first + timedelta(days=n), period.orders,
                            Money(period.revenue, store.currency))
                 for n, period in enumerate(totals)]
 
     def _visible(self, order_id: str, actor: Actor) -> Order:
         """Another shopper's order does not exist, as far as this caller can tell."""
-        order = self._orders.get(order_id)
+        order = self._uow.orders.get(order_id)
         if order is None or not (actor.can(Permission.ORDERS_MANAGE)
                                  or order.customer_id == actor.account_id):
             raise NotFound("no such order")
         return order
 
     def _get(self, order_id: str) -> Order:
-        order = self._orders.get(order_id)
+        order = self._uow.orders.get(order_id)
         if order is None:
             raise NotFound("no such order")
         return order
 
     def _record(self, actor: Actor, action: str, order_id: str,
                 changes: dict[str, list[Any]]) -> None:
-        self._audit.record(audit_event(actor, self._clock.now(), action, "order",
+        self._uow.audit.record(audit_event(actor, self._clock.now(), action, "order",
                                        order_id, changes))

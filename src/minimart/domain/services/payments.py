@@ -21,8 +21,7 @@ from minimart.domain.payments import (
     PaymentStatus,
 )
 from minimart.domain.ports.clock import Clock
-from minimart.domain.ports.orders import OrderRepository
-from minimart.domain.ports.payments import PaymentEventLog, PaymentGateway, WebhookVerifier
+from minimart.domain.ports.payments import PaymentGateway, WebhookVerifier
 from minimart.domain.ports.unit_of_work import UnitOfWork
 from minimart.domain.services.orders import OrderService
 from minimart.domain.services.payment_customers import PaymentCustomers
@@ -42,17 +41,14 @@ class Reconciliation:
 
 
 class PaymentService:
-    def __init__(self, *, orders: OrderRepository, order_service: OrderService,
+    def __init__(self, uow: UnitOfWork, order_service: OrderService,
                  customers: PaymentCustomers, payments: PaymentGateway,
-                 verifier: WebhookVerifier, events: PaymentEventLog, uow: UnitOfWork,
-                 clock: Clock) -> None:
-        self._orders = orders
+                 verifier: WebhookVerifier, clock: Clock) -> None:
+        self._uow = uow
         self._order_service = order_service
         self._customers = customers
         self._payments = payments
         self._verifier = verifier
-        self._events = events
-        self._uow = uow
         self._clock = clock
 
     def ephemeral_key(self, actor: Actor, api_version: str) -> dict[str, Any]:
@@ -68,7 +64,7 @@ class PaymentService:
         event = self._verifier.verify(payload, signature)
         if event.kind is None or event.payment_intent_id is None:
             return event
-        if not self._events.first_delivery(event, self._clock.now()):
+        if not self._uow.payment_events.first_delivery(event, self._clock.now()):
             log.info("payment event %s delivered again: no second effect", event.id)
             return event
         order = self._order_of(event)
@@ -89,14 +85,14 @@ class PaymentService:
         """The order the event is about: by its intent, or by the order id the intent carries
         in its metadata when our side never learnt the intent (a lost response)."""
         assert event.payment_intent_id is not None
-        order = self._orders.get_by_payment_intent(event.payment_intent_id)
+        order = self._uow.orders.get_by_payment_intent(event.payment_intent_id)
         if order is not None or event.order_id is None:
             return order
-        order = self._orders.get(event.order_id)
+        order = self._uow.orders.get(event.order_id)
         if order is None or order.payment.payment_intent_id is not None:
             return None  # the metadata names an order paid through another intent
         payment = replace(order.payment, payment_intent_id=event.payment_intent_id)
-        self._orders.set_payment(order.id, payment, self._clock.now())
+        self._uow.orders.set_payment(order.id, payment, self._clock.now())
         return replace(order, payment=payment)
 
     def reconcile(self, actor: Actor, older_than: timedelta, limit: int = 200) -> Reconciliation:
@@ -105,26 +101,26 @@ class PaymentService:
         cancelled orders. Safe on several hosts at once: every change is a guarded
         transition, claim or idempotent call."""
         report = Reconciliation()
-        for order_id in self._orders.pending_before(self._clock.now() - older_than, limit):
+        for order_id in self._uow.orders.pending_before(self._clock.now() - older_than, limit):
             self._carry_on(report, f"order {order_id}",
                            lambda order_id=order_id: self._check_pending(order_id, report, actor))
         # refunds claimed but not sent: their call failed, or their sender died (taken more
         # than `older_than` ago); each goes again with its own idempotency key, so a call
         # that did reach the provider is answered with the same refund, not paid twice
         stale_before = self._clock.now() - older_than
-        for refund in self._orders.refunds_to_retry(stale_before, limit):
+        for refund in self._uow.orders.refunds_to_retry(stale_before, limit):
             report.refunds_finished += self._carry_on(
                 report, f"refund {refund.id} of order {refund.order_id}",
                 lambda refund=refund: self._order_service.resend_refund(refund.id, actor,
                                                                         stale_before))
-        for order_id in self._orders.owing_refund(limit):
+        for order_id in self._uow.orders.owing_refund(limit):
             report.refunds_finished += self._carry_on(
                 report, f"refund owed for order {order_id}",
                 lambda order_id=order_id: self._return_late_payment(order_id, actor))
         return report
 
     def _check_pending(self, order_id: str, report: Reconciliation, actor: Actor) -> int:
-        order = self._orders.get(order_id)
+        order = self._uow.orders.get(order_id)
         if order is None or order.payment.payment_intent_id is None:
             return 0  # never reached the provider: expiry returns its stock
         self._uow.commit()
@@ -157,5 +153,5 @@ class PaymentService:
         return 0
 
     def _status_of(self, order_id: str) -> OrderStatus | None:
-        order = self._orders.get(order_id)
+        order = self._uow.orders.get(order_id)
         return None if order is None else order.status

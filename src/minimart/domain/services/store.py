@@ -7,23 +7,20 @@ from typing import Any
 
 from minimart.domain.actors import Actor, Permission
 from minimart.domain.audit import audit_event, diff
-from minimart.domain.ports.audit import AuditLog
 from minimart.domain.ports.clock import Clock
-from minimart.domain.ports.store import StoreSettingsRepository
+from minimart.domain.ports.unit_of_work import UnitOfWork
 from minimart.domain.store import EDITABLE, StoreSettings, check_settings
 
 
 class StoreService:
-    def __init__(self, repository: StoreSettingsRepository, defaults: StoreSettings,
-                 audit: AuditLog, clock: Clock) -> None:
-        self._repository = repository
+    def __init__(self, uow: UnitOfWork, defaults: StoreSettings, clock: Clock) -> None:
+        self._uow = uow
         self._defaults = defaults
-        self._audit = audit
         self._clock = clock
 
     def current(self) -> StoreSettings:
         """The saved settings, or the ini's defaults until an admin saves some."""
-        saved = self._repository.get()
+        saved = self._uow.store_settings.get()
         return replace(saved, currency=self._defaults.currency) if saved else self._defaults
 
     def update(self, changes: dict[str, Any], actor: Actor) -> StoreSettings:
@@ -38,7 +35,7 @@ class StoreService:
                 for day, spans in changes["opening_hours"].items()}}
         after = replace(before, **changes)
         check_settings(after)
-        self._repository.save(after, self._clock.now())
-        self._audit.record(audit_event(actor, self._clock.now(), "store.updated", "store",
+        self._uow.store_settings.save(after, self._clock.now())
+        self._uow.audit.record(audit_event(actor, self._clock.now(), "store.updated", "store",
                                        "store", diff(before.fields(), after.fields())))
         return after

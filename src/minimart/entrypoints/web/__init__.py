@@ -8,12 +8,12 @@ from pyramid.renderers import JSON
 from pyramid.request import Request
 from pyramid.tweens import INGRESS, MAIN
 
-from minimart.composition import Services
+from minimart.domain.services.wiring import Services
 
 
 def _services(request: Request) -> Services:
-    services = request.registry.container.services(request.tm)
-    request.add_finished_callback(lambda _: services.close())
+    services: Services = request.registry.container.services(
+        request.tm, finished=request.add_finished_callback)
     return services
 
 

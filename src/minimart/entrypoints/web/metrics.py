@@ -17,10 +17,9 @@ from prometheus_client.registry import Collector
 from pyramid.config import Configurator
 from pyramid.request import Request
 from pyramid.response import Response
-from sqlalchemy import Engine, func, select
 
-from minimart.adapters.sqlalchemy.tables import orders
 from minimart.domain.errors import NotFound, Unauthenticated
+from minimart.domain.ports.metrics import ShopGauges
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 REQUESTS = Counter("minimart_http_requests_total", "HTTP requests answered",
@@ -38,29 +37,23 @@ def observe_request(method: str, route: str, status: int, seconds: float) -> Non
 class ShopCollector(Collector):
     """Read at scrape time from the database and the pool, so every process agrees."""
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+    def __init__(self, gauges: ShopGauges) -> None:
+        self._gauges = gauges
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         by_status = GaugeMetricFamily("minimart_orders", "Orders by status", labels=["status"])
         payments = GaugeMetricFamily("minimart_order_payments",
                                      "Orders by payment outcome", labels=["payment_status"])
-        with self._engine.connect() as connection:
-            for status, count in connection.execute(
-                    select(orders.c.status, func.count()).group_by(orders.c.status)):
-                by_status.add_metric([status], count)
-            for status, count in connection.execute(
-                    select(orders.c.payment_status, func.count())
-                    .group_by(orders.c.payment_status)):
-                payments.add_metric([status], count)
+        for status, count in self._gauges.orders_by_status().items():
+            by_status.add_metric([status.value], count)
+        for payment_status, count in self._gauges.orders_by_payment_status().items():
+            payments.add_metric([payment_status.value], count)
         yield by_status
         yield payments
-        pool = self._engine.pool
+        checked_out, size = self._gauges.connections()
         for name, doc, value in (
-                ("minimart_db_pool_checked_out", "Connections in use",
-                 getattr(pool, "checkedout", lambda: 0)()),
-                ("minimart_db_pool_size", "Connections the pool keeps",
-                 getattr(pool, "size", lambda: 0)())):
+                ("minimart_db_pool_checked_out", "Connections in use", checked_out),
+                ("minimart_db_pool_size", "Connections the pool keeps", size)):
             gauge = GaugeMetricFamily(name, doc)
             gauge.add_metric([], value)
             yield gauge
@@ -78,7 +71,7 @@ def metrics(request: Request) -> Response:
         if scheme.lower() != "bearer" or not hmac.compare_digest(offered.strip(), token):
             raise Unauthenticated("send the metrics token as a bearer token")
     registry = CollectorRegistry()
-    registry.register(ShopCollector(request.registry.container.engine))
+    registry.register(ShopCollector(request.registry.container.gauges))
     body = generate_latest(REGISTRY) + generate_latest(registry)
     return Response(body=body, content_type=CONTENT_TYPE_LATEST.split(";")[0],
                     charset="utf-8", cache_control="no-store")

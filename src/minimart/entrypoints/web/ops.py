@@ -10,7 +10,6 @@ from pyramid.request import Request
 from pyramid.response import Response
 from sqlalchemy.exc import SQLAlchemyError
 
-from minimart.adapters.sqlalchemy.database import schema_is_current
 from minimart.entrypoints.web.errors import json_error
 
 log = logging.getLogger(__name__)
@@ -23,7 +22,7 @@ def healthz(request: Request) -> dict[str, Any]:
 
 def readyz(request: Request) -> Response | dict[str, Any]:
     try:
-        current = schema_is_current(request.registry.container.readiness_engine)
+        current = request.registry.container.schema_is_current()
     except SQLAlchemyError as error:
         log.warning("not ready: database does not answer: %s", error.__class__.__name__)
         return json_error(request, 503, "unavailable", "the database does not answer")

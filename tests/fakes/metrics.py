@@ -1,0 +1,30 @@
+"""The gauges /metrics reads, counted from the memory order repository."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from minimart.domain.orders import Order, OrderQuery, OrderStatus
+from minimart.domain.payments import PaymentStatus
+from tests.fakes.orders import MemoryOrderRepository
+
+
+class MemoryShopGauges:
+    """Counts the orders of `orders`; the pool figures are whatever the test sets."""
+
+    def __init__(self, orders: MemoryOrderRepository,
+                 connections: tuple[int, int] = (0, 0)) -> None:
+        self._orders = orders
+        self.pool = connections
+
+    def orders_by_status(self) -> dict[OrderStatus, int]:
+        return dict(Counter(o.status for o in self._all()))
+
+    def orders_by_payment_status(self) -> dict[PaymentStatus, int]:
+        return dict(Counter(o.payment.status for o in self._all()))
+
+    def connections(self) -> tuple[int, int]:
+        return self.pool
+
+    def _all(self) -> list[Order]:
+        return list(self._orders.list(OrderQuery(limit=10**9)))
