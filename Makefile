@@ -27,8 +27,11 @@ demo: db
 run: demo
 	$(BIN)/pserve $(INI)
 
+## Style (ruff), types (mypy: the adapters and fakes held to their ports) and layers (import-linter).
 lint: setup
 	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 ## Set up and run the whole test suite (PostgreSQL at 127.0.0.1:5432 for the integration tests).
 test: setup lint

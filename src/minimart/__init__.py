@@ -38,7 +38,7 @@ def closing_request_body(inner: ExecutionPolicy) -> ExecutionPolicy:
             return inner(environ, router)
         finally:
             spooled = environ.get("wsgi.input")
-            if spooled is not original and hasattr(spooled, "close"):
+            if spooled is not None and spooled is not original and hasattr(spooled, "close"):
                 spooled.close()
 
     return policy

@@ -32,11 +32,11 @@ from minimart.adapters.sqlalchemy.database import (
     tm_session,
     upgrade_schema,
 )
+from minimart.adapters.sqlalchemy.metrics import SqlAlchemyShopGauges
 from minimart.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from minimart.adapters.stripe_gateway import StripePaymentGateway, StripeWebhookVerifier
 from minimart.domain.accounts import LoginPolicy, RegistrationPolicy
-from minimart.domain.ports.accounts import PasswordHasher
-from minimart.domain.ports.clock import Clock
+from minimart.domain.ports.metrics import ShopGauges
 from minimart.domain.ports.payments import PaymentGateway
 from minimart.domain.services.wiring import Adapters, Policies, Services, build_services
 from minimart.domain.store import StoreSettings
@@ -58,8 +58,54 @@ def database_limits(settings: Settings) -> DatabaseLimits:
         tcp_user_timeout=settings.database_tcp_user_timeout_seconds)
 
 
+def adapters(settings: Settings) -> Adapters:
+    """The real adapters the settings choose (tests swap some with dataclasses.replace)."""
+    return Adapters(
+        clock=SystemClock(),
+        payments=payment_gateway(settings),
+        webhooks=StripeWebhookVerifier(settings.stripe_webhook_secret),
+        hasher=BoundedPasswordHasher(
+            Argon2PasswordHasher(time_cost=settings.argon2_time_cost,
+                                 memory_cost=settings.argon2_memory_cost,
+                                 parallelism=settings.argon2_parallelism),
+            slots=settings.argon2_max_concurrent,
+            wait_seconds=settings.argon2_max_wait_seconds),
+        otp=PyotpOneTimePasswords(),
+        images=LocalDirectoryImageStore(settings.images_directory),
+        image_processor=PillowImageProcessor())
+
+
+def policies(settings: Settings) -> Policies:
+    return Policies(
+        store_defaults=StoreSettings(
+            name=settings.store_name, currency=settings.currency,
+            tax_rate_bps=settings.tax_rate_bps, delivery_fee=settings.delivery_fee),
+        login=LoginPolicy(
+            max_failures_per_account=settings.login_max_failures_per_account,
+            max_failures_per_address=settings.login_max_failures_per_address,
+            window=timedelta(minutes=settings.login_window_minutes),
+            require_totp_for_staff=settings.require_totp_for_staff),
+        registration=RegistrationPolicy(
+            max_per_address=settings.registration_max_per_address,
+            window=timedelta(minutes=settings.registration_window_minutes)),
+        orders=settings.order_limits)
+
+
+def payment_gateway(settings: Settings) -> PaymentGateway:
+    if settings.payments == "stripe":
+        assert settings.stripe_api_key is not None
+        return StripePaymentGateway(
+            settings.stripe_api_key, api_base=settings.stripe_api_base,
+            timeout_seconds=settings.stripe_timeout_seconds,
+            max_network_retries=settings.stripe_max_network_retries)
+    log.warning("payments are SIMULATED in memory (minimart.payments = memory): "
+                "no card is charged")
+    return MemoryPaymentGateway()
+
+
 class Container:
-    """Process-wide adapters, built once from the settings and kept on the registry."""
+    """Process-wide adapters, built once from the settings and kept on the registry; units of
+    work on the database and the services over them."""
 
     def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
         self.settings = settings
@@ -70,48 +116,8 @@ class Container:
                                if settings.replica_url else None)
         self.read_sessions: sessionmaker[Session] = make_session_factory(
             (self.replica_engine or self.engine).execution_options(isolation_level="AUTOCOMMIT"))
-        self.clock: Clock = SystemClock()
-        self.hasher: PasswordHasher = BoundedPasswordHasher(
-            Argon2PasswordHasher(time_cost=settings.argon2_time_cost,
-                                 memory_cost=settings.argon2_memory_cost,
-                                 parallelism=settings.argon2_parallelism),
-            slots=settings.argon2_max_concurrent,
-            wait_seconds=settings.argon2_max_wait_seconds)
-        self.payments: PaymentGateway = self._payment_gateway(settings)
-        self.store_defaults = StoreSettings(
-            name=settings.store_name, currency=settings.currency,
-            tax_rate_bps=settings.tax_rate_bps, delivery_fee=settings.delivery_fee)
-
-        self.webhooks = StripeWebhookVerifier(settings.stripe_webhook_secret)
-        self.images = LocalDirectoryImageStore(settings.images_directory)
-        self.otp = PyotpOneTimePasswords()
-        self.login_policy = LoginPolicy(
-            max_failures_per_account=settings.login_max_failures_per_account,
-            max_failures_per_address=settings.login_max_failures_per_address,
-            window=timedelta(minutes=settings.login_window_minutes),
-            require_totp_for_staff=settings.require_totp_for_staff)
-        self.registration_policy = RegistrationPolicy(
-            max_per_address=settings.registration_max_per_address,
-            window=timedelta(minutes=settings.registration_window_minutes))
-        self.image_processor = PillowImageProcessor()
-        self.adapters = Adapters(clock=self.clock, payments=self.payments,
-                                 webhooks=self.webhooks, hasher=self.hasher, otp=self.otp,
-                                 images=self.images, image_processor=self.image_processor)
-        self.policies = Policies(store_defaults=self.store_defaults, login=self.login_policy,
-                                 registration=self.registration_policy,
-                                 orders=settings.order_limits)
-
-    @staticmethod
-    def _payment_gateway(settings: Settings) -> PaymentGateway:
-        if settings.payments == "stripe":
-            assert settings.stripe_api_key is not None
-            return StripePaymentGateway(
-                settings.stripe_api_key, api_base=settings.stripe_api_base,
-                timeout_seconds=settings.stripe_timeout_seconds,
-                max_network_retries=settings.stripe_max_network_retries)
-        log.warning("payments are SIMULATED in memory (minimart.payments = memory): "
-                    "no card is charged")
-        return MemoryPaymentGateway()
+        self.adapters = adapters(settings)
+        self.policies = policies(settings)
 
     @cached_property
     def readiness_engine(self) -> Engine:
@@ -125,6 +131,11 @@ class Container:
                          lock_timeout=bound, answer_timeout=bound)
         return make_engine(self.engine.url.render_as_string(hide_password=False), limits,
                            poolclass=NullPool)
+
+    @cached_property
+    def gauges(self) -> ShopGauges:
+        """What /metrics reads: the orders counted in the database, and the pool's use."""
+        return SqlAlchemyShopGauges(self.engine)
 
     def session(self, manager: transaction.TransactionManager) -> Session:
         return tm_session(self.session_factory, manager)

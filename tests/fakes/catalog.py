@@ -48,7 +48,7 @@ class MemoryItemRepository:
     def get_by_sku(self, sku: str) -> Item | None:
         return next((i for i in self._items.values() if i.sku == sku), None)
 
-    def list(self, query: ItemQuery) -> list[Item]:
+    def find(self, query: ItemQuery) -> list[Item]:
         def key(item: Item) -> tuple[object, str]:
             return (sort_value(item, query.sort), item.id)
 
@@ -143,7 +143,7 @@ class MemoryCategoryRepository:
         return None if category is None else self._counted(category)
 
     def _counted(self, category: Category) -> Category:
-        count = sum(1 for i in self._items.list(ItemQuery(category_id=category.id,
+        count = sum(1 for i in self._items.find(ItemQuery(category_id=category.id,
                                                           limit=10**9)))
         return replace(category, item_count=count)
 
@@ -160,7 +160,7 @@ class MemoryCategoryRepository:
 
     def delete(self, category_id: str, at: datetime) -> int:
         del self._categories[category_id]
-        members = [i for i in self._items.list(ItemQuery(category_id=category_id,
+        members = [i for i in self._items.find(ItemQuery(category_id=category_id,
                                                          include_archived=True, limit=10**9))]
         for item in members:
             self._items.update(replace(item, category_id=None, updated_at=at,

@@ -44,7 +44,7 @@ class MemoryAuditLog:
     def record(self, event: AuditEvent) -> None:
         self.events.append(event)
 
-    def list(self, query: AuditQuery) -> list[AuditEvent]:
+    def find(self, query: AuditQuery) -> list[AuditEvent]:
         rows = sorted((e for e in self.events
                        if query.entity_type in (None, e.entity_type)
                        and query.entity_id in (None, e.entity_id)

@@ -27,4 +27,4 @@ class MemoryShopGauges:
         return self.pool
 
     def _all(self) -> list[Order]:
-        return list(self._orders.list(OrderQuery(limit=10**9)))
+        return list(self._orders.find(OrderQuery(limit=10**9)))

@@ -39,7 +39,7 @@ class MemoryOrderRepository:
     def get(self, order_id: str) -> Order | None:
         return self._orders.get(order_id)
 
-    def list(self, query: OrderQuery) -> list[Order]:
+    def find(self, query: OrderQuery) -> list[Order]:
         rows = sorted((o for o in self._orders.values()
                        if (query.customer_id is None or o.customer_id == query.customer_id)
                        and (query.status is None or o.status is query.status)),

@@ -43,5 +43,6 @@ def fake_services(uow: UnitOfWork | None = None, adapters: Adapters | None = Non
                   policies: Policies | None = None) -> Services:
     """The services over a fresh MemoryUnitOfWork (or `uow`), fake adapters and default
     policies; read the fakes back through `services.uow` and `services.adapters`."""
-    return build_services(uow or MemoryUnitOfWork(), adapters or fake_adapters(),
-                          policies or fake_policies())
+    if uow is None:
+        uow = MemoryUnitOfWork()  # mypy holds every repository fake to its port here
+    return build_services(uow, adapters or fake_adapters(), policies or fake_policies())

@@ -6,7 +6,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-import transaction
 from webtest import TestApp
 
 from minimart import make_app
@@ -33,9 +32,7 @@ def testapp(app: Any) -> TestApp:
 def _in_transaction(app: Any, work: Callable[[Any], Any]) -> Any:
     """Run work(services) in one committed transaction, as a CLI command would."""
     container = app.registry.container
-    manager = transaction.TransactionManager(explicit=True)
-    with manager:
-        return work(container.services(manager))
+    return container.in_transaction(work)
 
 
 @pytest.fixture

@@ -318,7 +318,7 @@ def test_refused_sign_ups_count_too_so_probing_for_taken_emails_is_limited(app, 
 
 def test_a_sign_up_that_finds_every_hashing_slot_busy_answers_503_and_keeps_nothing(
         app, testapp):
-    with app.registry.container.hasher.slot():  # the only slot, held meanwhile
+    with app.registry.container.adapters.hasher.slot():  # the only slot, held meanwhile
         response = sign_up_from(testapp, ATTACKER, 0, status=503)
 
     error = assert_error(response, 503, "unavailable")
@@ -331,7 +331,7 @@ def test_a_sign_up_that_finds_every_hashing_slot_busy_answers_503_and_keeps_noth
 def test_a_sign_in_that_finds_every_hashing_slot_busy_answers_503_and_counts_nothing(
         app, testapp):
     register(testapp)
-    with app.registry.container.hasher.slot():
+    with app.registry.container.adapters.hasher.slot():
         response = testapp.post_json(TOKEN, {"email": "ann@example.com", "password": PASSWORD},
                                      status=503, extra_environ={"REMOTE_ADDR": ATTACKER})
 

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import transaction
 from sqlalchemy import create_engine, text
 
 from minimart import make_app
@@ -275,9 +274,7 @@ def test_formula_cells_are_escaped_on_export_and_read_back_as_they_were(
 
 def in_transaction(app: Any, work: Any) -> Any:
     container = app.registry.container
-    manager = transaction.TransactionManager(explicit=True)
-    with manager:
-        return work(container.services(manager))
+    return container.in_transaction(work)
 
 
 def order(app: Any, item_id: str, quantity: int) -> None:

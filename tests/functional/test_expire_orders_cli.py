@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import transaction
 from sqlalchemy import select
 
 from minimart import make_app
@@ -52,9 +51,7 @@ class Shop:
 
     def work(self, job: Any) -> Any:
         container = self.app.registry.container
-        manager = transaction.TransactionManager(explicit=True)
-        with manager:
-            return job(container.services(manager))
+        return container.in_transaction(job)
 
     def seed(self) -> tuple[Actor, str]:
         """A shopper and an item with 10 in stock."""

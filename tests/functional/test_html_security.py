@@ -359,7 +359,7 @@ def test_the_sign_up_page_past_the_limit_says_when_to_try_again(app, in_transact
 
 
 def test_the_sign_up_page_says_so_when_every_hashing_slot_is_busy(app, in_transaction):
-    with app.registry.container.hasher.slot():
+    with app.registry.container.adapters.hasher.slot():
         page = sign_up_page(app, 0, status=503)
 
     assert "busy checking passwords" in form_alert(page)

@@ -290,8 +290,8 @@ def test_api_errors_are_json_whatever_the_accept_header(testapp, accept):
 def test_an_unexpected_failure_answers_500_json_without_a_traceback(app, testapp, monkeypatch):
     real_services = app.registry.container.services
 
-    def broken_services(manager):
-        services = real_services(manager)
+    def broken_services(manager, **kwargs):
+        services = real_services(manager, **kwargs)
 
         def explode(*args, **kwargs):
             raise RuntimeError("secret internal detail")

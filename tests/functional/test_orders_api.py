@@ -159,7 +159,7 @@ def test_the_same_idempotency_key_and_body_answer_200_with_the_same_order(
     assert again["status"] == "paid"
     assert stock(testapp, tea["id"], staff) == 8
     assert order_rows(app) == 1
-    assert len(app.registry.container.payments.intents) == 1
+    assert len(app.registry.container.adapters.payments.intents) == 1
 
 
 def test_the_same_key_with_another_body_answers_422_idempotency_key_reused(
@@ -271,7 +271,7 @@ def test_a_declined_card_answers_402_and_the_stock_is_returned(
 
 def test_provider_down_answers_503_holding_nothing_and_a_retry_with_the_key_places_it(
         app, testapp, shopper, staff, tea):
-    gateway = app.registry.container.payments
+    gateway = app.registry.container.adapters.payments
     body = order_body((tea["id"], 2), payment_method="pm_card_visa")
     gateway.down = True
     response = post_order(testapp, shopper, body, key="outage", status=503)
@@ -456,7 +456,7 @@ def test_cancelling_a_paid_order_refunds_it_and_returns_the_stock(
     assert refunded["status"] == "refunded"
     assert refunded["payment"]["refunded"] == order["total"]
     assert stock(testapp, tea["id"], staff) == 10
-    assert len(app.registry.container.payments.refunds) == 1
+    assert len(app.registry.container.adapters.payments.refunds) == 1
 
 
 def test_a_customer_cannot_fulfil_an_order(testapp, shopper, tea):

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import transaction
 from sqlalchemy import select
 
 from minimart import composition, make_app
@@ -71,9 +70,7 @@ def app(ini: str, settings: dict[str, str], gateway: MemoryPaymentGateway) -> It
 
 def work(app: Any, job: Any) -> Any:
     container = app.registry.container
-    manager = transaction.TransactionManager(explicit=True)
-    with manager:
-        return job(container.services(manager))
+    return container.in_transaction(job)
 
 
 def place(app: Any, shopper: Actor, item_id: str, quantity: int) -> Order:

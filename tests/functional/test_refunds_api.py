@@ -59,7 +59,7 @@ def refund(testapp: Any, who: Who, order: dict[str, Any], body: Any = None,
 
 def provider_refunds(app: Any) -> list[int]:
     """What the (memory) provider paid back, one entry per distinct refund."""
-    return [money.amount for _, money in app.registry.container.payments.refunds.values()]
+    return [money.amount for _, money in app.registry.container.adapters.payments.refunds.values()]
 
 
 def refunded_event(order: dict[str, Any], amount_refunded: int) -> bytes:
@@ -122,7 +122,7 @@ def test_each_refund_is_a_row_with_its_own_provider_key(app, testapp, admin, pai
                                   .where(refunds.c.order_id == paid["id"])).all()
     assert sorted((amount, state) for _, amount, state in rows) == [(500, "sent"),
                                                                      (500, "sent")]
-    keys = set(app.registry.container.payments.refunds)
+    keys = set(app.registry.container.adapters.payments.refunds)
     assert keys == {f"order-{paid['id']}-refund-{refund_id}" for refund_id, _, _ in rows}
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,7 +31,8 @@ def test_open_now_honours_an_interval_past_midnight(app, testapp, admin, moment,
     saved = testapp.patch_json(STORE, {"opening_hours": hours, "time_zone": "Europe/Paris"},
                                headers=admin).json
     assert saved["opening_hours"] == hours
-    app.registry.container.clock = FixedClock(moment)
+    container = app.registry.container
+    container.adapters = replace(container.adapters, clock=FixedClock(moment))
     assert testapp.get(STORE).json["open_now"] is open_now
 
 

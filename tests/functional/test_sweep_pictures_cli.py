@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import transaction
 from PIL import Image
 
 from minimart import make_app
@@ -54,9 +53,7 @@ def app(ini: str, settings: dict[str, str]) -> Iterator[Any]:
 
 
 def work(app: Any, job: Any) -> Any:
-    manager = transaction.TransactionManager(explicit=True)
-    with manager:
-        return job(app.registry.container.services(manager))
+    return app.registry.container.in_transaction(job)
 
 
 def jpeg(shade: int) -> bytes:

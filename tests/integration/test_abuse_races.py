@@ -7,10 +7,10 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
-import transaction
 from sqlalchemy import func, select
 from webtest import TestApp
 
@@ -65,11 +65,10 @@ def app(postgres_url: str) -> Iterator[Any]:
                     "minimart.argon2.max_wait_seconds": "60"}, environ={})
     container = app.registry.container
     _empty_all_tables(container.engine)
-    manager = transaction.TransactionManager(explicit=True)
-    with manager:
-        container.services(manager).accounts.create_account(
-            EMAIL, PASSWORD, "Shopper", Role.CUSTOMER, Actor.system())
-    container.hasher = CountingHasher(container.hasher)
+    container.in_transaction(lambda services: services.accounts.create_account(
+        EMAIL, PASSWORD, "Shopper", Role.CUSTOMER, Actor.system()))
+    container.adapters = replace(container.adapters,
+                                 hasher=CountingHasher(container.adapters.hasher))
     yield app
     container.engine.dispose()
 
@@ -93,7 +92,7 @@ def race(app: Any, attempt: Callable[[TestApp], Any]) -> list[int]:
 
 
 def test_forty_racing_wrong_passwords_get_only_the_limits_worth_of_checks(app):
-    hasher = app.registry.container.hasher
+    hasher = app.registry.container.adapters.hasher
 
     statuses = race(app, lambda client: client.post_json(
         "/api/v1/auth/token", {"email": EMAIL, "password": "a wrong guess"},
@@ -110,7 +109,7 @@ def test_forty_racing_wrong_passwords_get_only_the_limits_worth_of_checks(app):
 
 
 def test_forty_racing_sign_ups_from_one_address_make_only_the_limits_worth(app):
-    hasher = app.registry.container.hasher
+    hasher = app.registry.container.adapters.hasher
     numbers = itertools.count()
 
     statuses = race(app, lambda client: client.post_json(

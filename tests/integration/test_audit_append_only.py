@@ -13,8 +13,8 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from minimart.adapters.sqlalchemy.audit import SqlAlchemyAuditLog
 from minimart.adapters.sqlalchemy.database import make_engine
-from minimart.adapters.sqlalchemy.repositories import SqlAlchemyAuditLog
 from minimart.adapters.sqlalchemy.tables import audit_events
 from minimart.domain.audit import AuditEvent
 

@@ -15,7 +15,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-import transaction
 from sqlalchemy import event, select, text
 from webtest import TestApp
 
@@ -56,9 +55,7 @@ class Shop:
 
     def work(self, job: Callable[[Any], Any]) -> Any:
         container = self.app.registry.container
-        manager = transaction.TransactionManager(explicit=True)
-        with manager:
-            return job(container.services(manager))
+        return container.in_transaction(job)
 
     def item(self, stock: int, name: str = "Widget") -> str:
         return self.work(lambda s: s.catalog.create_item(
@@ -289,9 +286,7 @@ def _storm_in_a_process(url: str, headers: dict[str, str], item_ids: list[str], 
                 connection.execute(text("UPDATE orders SET created_at = created_at "
                                         "- interval '2 hours' WHERE id = :id"),
                                    {"id": rng.choice(placed)})
-        manager = transaction.TransactionManager(explicit=True)
-        with manager:
-            container.services(manager).orders.expire_pending(Actor.system())
+        container.in_transaction(lambda services: services.orders.expire_pending(Actor.system()))
         return "expire ok"
 
     def operation(n: int) -> str:

@@ -11,7 +11,6 @@ import time
 from collections.abc import Iterator
 
 import pytest
-import transaction
 from sqlalchemy import create_engine, text
 from webtest import TestApp
 
@@ -64,11 +63,8 @@ def test_browsing_reads_the_replica_while_writes_go_to_the_primary(primary_and_r
     try:
         client = TestApp(app)
         container = app.registry.container
-        manager = transaction.TransactionManager(explicit=True)
-        with manager:
-            staff = container.services(manager).accounts\
-                .create_account("staff@example.com", "a long password", "S", Role.STAFF,
-                                Actor.system())
+        staff = container.in_transaction(lambda services: services.accounts.create_account(
+            "staff@example.com", "a long password", "S", Role.STAFF, Actor.system()))
         headers = {"Authorization": f"Bearer {app.registry.token_codec.issue(staff)}"}
 
         def listed() -> list[str]:

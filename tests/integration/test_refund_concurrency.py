@@ -13,10 +13,10 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import pytest
-import transaction
 from webtest import TestApp
 
 from minimart import make_app
@@ -51,9 +51,7 @@ class Shop:
         self.app, self.gateway = app, gateway
 
     def work(self, job: Any) -> Any:
-        manager = transaction.TransactionManager(explicit=True)
-        with manager:
-            return job(self.app.registry.container.services(manager))
+        return self.app.registry.container.in_transaction(job)
 
     def account(self, role: Role, email: str) -> dict[str, str]:
         account = self.work(lambda s: s.accounts.create_account(
@@ -72,7 +70,7 @@ def shop(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Shop]:
     container = app.registry.container
     _empty_all_tables(container.engine)
     gateway = RecordingGateway()
-    monkeypatch.setattr(container, "payments", gateway)
+    monkeypatch.setattr(container, "adapters", replace(container.adapters, payments=gateway))
     yield Shop(app, gateway)
     container.engine.dispose()
 

@@ -9,11 +9,12 @@ from typing import Any
 
 import pyotp
 import pytest
-import transaction
 from webtest import TestApp
 
 from minimart import make_app
+from minimart.domain.accounts import TotpEnrolment
 from minimart.domain.actors import Actor, Role
+from minimart.domain.services.wiring import Services
 from tests.conftest import _empty_all_tables
 from tests.functional.test_security_api import secret_of
 from tests.integration.test_order_concurrency import settings_for
@@ -31,12 +32,12 @@ def enrolled(postgres_url: str) -> Iterator[tuple[Any, pyotp.TOTP, list[str]]]:
     app = make_app({**settings_for(postgres_url),
                     "minimart.login.max_failures_per_account": "100"}, environ={})
     _empty_all_tables(app.registry.container.engine)
-    manager = transaction.TransactionManager(explicit=True)
-    with manager:
-        services = app.registry.container.services(manager)
+    def clerk_enrolled(services: Services) -> TotpEnrolment:
         clerk = services.accounts.create_account(EMAIL, PASSWORD, "Clerk", Role.STAFF,
                                                  Actor.system())
-        enrolment = services.accounts.begin_totp(clerk.id, "", Actor.system())
+        return services.accounts.begin_totp(clerk.id, "", Actor.system())
+
+    enrolment = app.registry.container.in_transaction(clerk_enrolled)
     yield app, pyotp.TOTP(secret_of(enrolment.otpauth_uri)), enrolment.recovery_codes
     app.registry.container.engine.dispose()
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 import pytest
 import stripe
-import transaction
 from sqlalchemy import text
 from webtest import TestApp
 
@@ -50,9 +50,7 @@ def stripe_client(localstripe_url: str) -> stripe.StripeClient:
 
 def _work(app: Any, job: Callable[[Any], Any]) -> Any:
     container = app.registry.container
-    manager = transaction.TransactionManager(explicit=True)
-    with manager:
-        return job(container.services(manager))
+    return container.in_transaction(job)
 
 
 @pytest.fixture
@@ -186,8 +184,8 @@ class FlakyStripe:
 def test_stripe_failing_at_any_step_of_placing_an_order_leaves_no_charge_without_an_order(
         app, shopper, item_id, stripe_client, monkeypatch, step, after_stripe_acted):
     container = app.registry.container
-    flaky = FlakyStripe(container.payments, step, after_stripe_acted)
-    monkeypatch.setattr(container, "payments", flaky)
+    flaky = FlakyStripe(container.adapters.payments, step, after_stripe_acted)
+    monkeypatch.setattr(container, "adapters", replace(container.adapters, payments=flaky))
     client = TestApp(app)
 
     failed = client.post_json("/api/v1/orders", order_body(item_id), headers=shopper,
@@ -263,8 +261,8 @@ def test_a_refund_stripe_did_not_get_is_sent_by_reconcile_once(
     client = TestApp(app)
     order = client.post_json("/api/v1/orders", order_body(item_id), headers=shopper).json
     container = app.registry.container
-    monkeypatch.setattr(container, "payments", FlakyStripe(container.payments, "refund",
-                                                           after_stripe_acted=False))
+    flaky = FlakyStripe(container.adapters.payments, "refund", after_stripe_acted=False)
+    monkeypatch.setattr(container, "adapters", replace(container.adapters, payments=flaky))
 
     failed = client.post_json(f"/api/v1/orders/{order['id']}/refund", {"amount": 1800},
                               headers=admin, status=503)

@@ -32,16 +32,11 @@ from minimart.domain.errors import (
     Unavailable,
     ValidationFailed,
 )
-from minimart.domain.services.accounts import AccountService
-from minimart.domain.services.audit import AuditService
-from tests.fakes.accounts import (
-    FakeOneTimePasswords,
-    MemoryAccountRepository,
-    MemoryEndedSignIns,
-    MemoryThrottle,
-)
+from minimart.domain.services.wiring import Services
+from tests.fakes.accounts import FakeOneTimePasswords, MemoryThrottle
 from tests.fakes.common import FixedClock, MemoryAuditLog, PlainTextPasswordHasher
 from tests.fakes.unit_of_work import MemoryUnitOfWork
+from tests.fakes.wiring import fake_adapters, fake_policies, fake_services
 
 PASSWORD = "correct horse battery"
 NEW_PASSWORD = "a brand new passphrase"
@@ -51,16 +46,15 @@ CLERK = "clerk@example.com"
 
 
 class CommitSpy(MemoryUnitOfWork):
-    """Remembers what the throttle held at each commit, to prove a failure is committed
-    before the sign-in fails."""
+    """Remembers what the sign-in throttle held at each commit, to prove a failure is
+    committed before the sign-in fails."""
 
-    def __init__(self, throttle: MemoryThrottle) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self._throttle = throttle
         self.seen: list[dict[str, tuple[int, datetime]]] = []
 
     def commit(self) -> None:
-        self.seen.append(dict(self._throttle.counters))
+        self.seen.append(dict(self.login_throttle.counters))
         super().commit()
 
 
@@ -85,21 +79,19 @@ class Shop:
     registration_policy: RegistrationPolicy = field(default_factory=RegistrationPolicy)
     hasher: PlainTextPasswordHasher = field(default_factory=PlainTextPasswordHasher)
     clock: FixedClock = field(default_factory=FixedClock)
-    repo: MemoryAccountRepository = field(default_factory=MemoryAccountRepository)
-    audit: MemoryAuditLog = field(default_factory=MemoryAuditLog)
-    throttle: MemoryThrottle = field(default_factory=MemoryThrottle)
-    registrations: MemoryThrottle = field(default_factory=MemoryThrottle)
-    ended: MemoryEndedSignIns = field(default_factory=MemoryEndedSignIns)
     otp: FakeOneTimePasswords = field(default_factory=FakeOneTimePasswords)
 
     def __post_init__(self) -> None:
-        self.uow = CommitSpy(self.throttle)
-        self.accounts = AccountService(self.repo, self.hasher, self.audit, self.clock,
-                                       throttle=self.throttle,
-                                       registrations=self.registrations, otp=self.otp,
-                                       uow=self.uow, policy=self.policy,
-                                       registration_policy=self.registration_policy,
-                                       ended_sign_ins=self.ended)
+        self.uow = CommitSpy()
+        self.services = fake_services(
+            uow=self.uow,
+            adapters=fake_adapters(hasher=self.hasher, clock=self.clock, otp=self.otp),
+            policies=fake_policies(login=self.policy, registration=self.registration_policy))
+        self.repo = self.uow.accounts
+        self.audit = self.uow.audit
+        self.throttle = self.uow.login_throttle
+        self.registrations = self.uow.registration_throttle
+        self.accounts = self.services.accounts
 
     def make(self, email: str = SHOPPER, role: Role = Role.CUSTOMER) -> Account:
         return self.accounts.create_account(email, PASSWORD, role.title(), role,
@@ -1041,13 +1033,21 @@ def event(n: int, at: datetime, entity_type: str = "item", entity_id: str = "ite
 
 
 @pytest.fixture
-def trail() -> MemoryAuditLog:
-    log = MemoryAuditLog()
+def audited() -> Services:
+    """The services over a unit of work whose audit trail holds 25 events."""
+    uow = MemoryUnitOfWork()
     for n in range(25):
         # several events share a moment, as in one transaction
-        log.record(event(n, T0 + timedelta(seconds=n // 3),
-                         entity_type="order" if n % 5 == 0 else "item",
-                         entity_id=f"id-{n % 4}", actor_id=f"actor-{n % 3}"))
+        uow.audit.record(event(n, T0 + timedelta(seconds=n // 3),
+                               entity_type="order" if n % 5 == 0 else "item",
+                               entity_id=f"id-{n % 4}", actor_id=f"actor-{n % 3}"))
+    return fake_services(uow=uow)
+
+
+@pytest.fixture
+def trail(audited: Services) -> MemoryAuditLog:
+    log = audited.uow.audit_trail
+    assert isinstance(log, MemoryAuditLog)
     return log
 
 
@@ -1059,19 +1059,19 @@ ADMIN = Actor("admin-1", Role.ADMIN)
     pytest.param(Actor("customer-1", Role.CUSTOMER), id="customer"),
     pytest.param(Actor.anonymous(), id="anonymous"),
 ])
-def test_only_audit_readers_may_list_events(trail, actor):
+def test_only_audit_readers_may_list_events(audited, actor):
     with pytest.raises(Forbidden):
-        AuditService(trail).list_events(AuditQuery(), actor)
+        audited.audit.list_events(AuditQuery(), actor)
 
 
 @pytest.mark.parametrize("actor", [pytest.param(ADMIN, id="admin"),
                                    pytest.param(Actor.system(), id="system")])
-def test_admins_and_the_system_may_list_events(trail, actor):
-    assert len(AuditService(trail).list_events(AuditQuery(), actor).entries) == 20
+def test_admins_and_the_system_may_list_events(audited, actor):
+    assert len(audited.audit.list_events(AuditQuery(), actor).entries) == 20
 
 
-def test_events_are_listed_newest_first(trail):
-    entries = AuditService(trail).list_events(AuditQuery(limit=100), ADMIN).entries
+def test_events_are_listed_newest_first(audited):
+    entries = audited.audit.list_events(AuditQuery(limit=100), ADMIN).entries
 
     keys = [(e.at, e.id) for e in entries]
     assert keys == sorted(keys, reverse=True)
@@ -1086,8 +1086,8 @@ def test_events_are_listed_newest_first(trail):
     (AuditQuery(entity_type="item", actor_id="actor-0", limit=100),
      lambda e: e.entity_type == "item" and e.actor_id == "actor-0"),
 ], ids=["entity_type", "entity_id", "actor_id", "combined"])
-def test_filters_keep_only_matching_events(trail, query, wanted):
-    entries = AuditService(trail).list_events(query, ADMIN).entries
+def test_filters_keep_only_matching_events(audited, trail, query, wanted):
+    entries = audited.audit.list_events(query, ADMIN).entries
 
     expected = [e.id for e in sorted(trail.events, key=lambda e: (e.at, e.id), reverse=True)
                 if wanted(e)]
@@ -1096,8 +1096,8 @@ def test_filters_keep_only_matching_events(trail, query, wanted):
 
 
 @pytest.mark.parametrize("limit", [1, 2, 3, 4, 7, 24, 25])
-def test_keyset_pages_list_every_event_once_in_order(trail, limit):
-    service = AuditService(trail)
+def test_keyset_pages_list_every_event_once_in_order(audited, limit):
+    service = audited.audit
     seen: list[str] = []
     after = None
     for _ in range(30):
@@ -1113,15 +1113,15 @@ def test_keyset_pages_list_every_event_once_in_order(trail, limit):
     assert len(seen) == 25
 
 
-def test_a_full_last_page_has_no_next_page(trail):
-    page = AuditService(trail).list_events(AuditQuery(limit=25), ADMIN)
+def test_a_full_last_page_has_no_next_page(audited):
+    page = audited.audit.list_events(AuditQuery(limit=25), ADMIN)
 
     assert len(page.entries) == 25
     assert page.next_after is None
 
 
-def test_events_recorded_after_a_page_was_read_do_not_shift_the_next_page(trail):
-    service = AuditService(trail)
+def test_events_recorded_after_a_page_was_read_do_not_shift_the_next_page(audited, trail):
+    service = audited.audit
     first = service.list_events(AuditQuery(limit=5), ADMIN)
     trail.record(event(99, T0 + timedelta(hours=1)))
 

@@ -13,15 +13,8 @@ from minimart.domain.errors import (
     Unauthenticated,
     ValidationFailed,
 )
-from minimart.domain.services.accounts import AccountService
-from tests.fakes.accounts import (
-    FakeOneTimePasswords,
-    MemoryAccountRepository,
-    MemoryEndedSignIns,
-    MemoryThrottle,
-)
-from tests.fakes.common import FixedClock, MemoryAuditLog, PlainTextPasswordHasher
-from tests.fakes.unit_of_work import MemoryUnitOfWork
+from tests.fakes.common import FixedClock, PlainTextPasswordHasher
+from tests.fakes.wiring import fake_adapters, fake_services
 
 PASSWORD = "correct horse battery"
 ADMIN = Actor("admin-1", Role.ADMIN, request_id="req-admin")
@@ -54,31 +47,33 @@ def clock():
 
 
 @pytest.fixture
-def accounts_repo():
-    return MemoryAccountRepository()
-
-
-@pytest.fixture
-def audit():
-    return MemoryAuditLog()
-
-
-@pytest.fixture
 def hasher():
     return SpyHasher()
 
 
-def make_service(accounts_repo, hasher, audit, clock):
-    """An AccountService on fresh memory fakes for throttling, one-time passwords and commits."""
-    return AccountService(accounts_repo, hasher, audit, clock, throttle=MemoryThrottle(),
-                          registrations=MemoryThrottle(),
-                          otp=FakeOneTimePasswords(), uow=MemoryUnitOfWork(),
-                          ended_sign_ins=MemoryEndedSignIns())
+@pytest.fixture
+def services(hasher, clock):
+    return fake_services(adapters=fake_adapters(hasher=hasher, clock=clock))
 
 
 @pytest.fixture
-def accounts(accounts_repo, hasher, audit, clock):
-    return make_service(accounts_repo, hasher, audit, clock)
+def accounts_repo(services):
+    return services.uow.accounts
+
+
+@pytest.fixture
+def audit(services):
+    return services.uow.audit
+
+
+def make_service(uow, hasher, clock):
+    """The AccountService of the one wiring, on `uow`'s memory fakes, hashing with `hasher`."""
+    return fake_services(uow=uow, adapters=fake_adapters(hasher=hasher, clock=clock)).accounts
+
+
+@pytest.fixture
+def accounts(services):
+    return services.accounts
 
 
 def register(accounts, email="Shopper@Example.com", password=PASSWORD, name="Sam Shopper"):
@@ -283,10 +278,11 @@ def test_a_disabled_account_cannot_sign_in_even_with_the_right_password(accounts
     assert failure.message == _failure(accounts, "nobody@example.com", PASSWORD).message
 
 
-def test_authenticate_rehashes_a_password_whose_hash_is_outdated(accounts, accounts_repo):
+def test_authenticate_rehashes_a_password_whose_hash_is_outdated(services, accounts,
+                                                                 accounts_repo):
     account = register(accounts)
     new_hasher = SpyHasher(rehash=True)
-    upgraded = make_service(accounts_repo, new_hasher, MemoryAuditLog(), FixedClock())
+    upgraded = make_service(services.uow, new_hasher, FixedClock())
 
     upgraded.authenticate("shopper@example.com", PASSWORD)
 
@@ -302,11 +298,10 @@ def test_authenticate_keeps_a_current_hash(accounts, accounts_repo):
     assert accounts_repo.get(account.id).password_hash == account.password_hash
 
 
-def test_a_failed_sign_in_never_rehashes(accounts_repo, clock):
-    service = make_service(accounts_repo, SpyHasher(), MemoryAuditLog(), clock)
+def test_a_failed_sign_in_never_rehashes(services, accounts_repo, clock):
+    service = make_service(services.uow, SpyHasher(), clock)
     account = service.register("a@example.com", PASSWORD, "A", Actor.anonymous())
-    upgraded = make_service(accounts_repo, SpyHasher(rehash=True), MemoryAuditLog(),
-                            clock)
+    upgraded = make_service(services.uow, SpyHasher(rehash=True), clock)
 
     _failure(upgraded, "a@example.com", "wrong password!")
 

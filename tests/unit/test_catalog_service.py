@@ -14,9 +14,8 @@ from minimart.domain.errors import (
     PreconditionFailed,
 )
 from minimart.domain.money import Money
-from minimart.domain.services.catalog import CatalogService
-from tests.fakes.catalog import MemoryCategoryRepository, MemoryItemRepository
-from tests.fakes.common import FixedClock, MemoryAuditLog
+from tests.fakes.common import FixedClock
+from tests.fakes.wiring import fake_adapters, fake_services
 
 STAFF = Actor("staff-1", Role.STAFF, request_id="req-staff")
 ADMIN = Actor("admin-1", Role.ADMIN, request_id="req-admin")
@@ -31,18 +30,23 @@ def clock():
 
 
 @pytest.fixture
-def items():
-    return MemoryItemRepository()
+def services(clock):
+    return fake_services(adapters=fake_adapters(clock=clock))
 
 
 @pytest.fixture
-def audit():
-    return MemoryAuditLog()
+def items(services):
+    return services.uow.items
 
 
 @pytest.fixture
-def catalog(items, audit, clock):
-    return CatalogService(items, MemoryCategoryRepository(items), audit, clock, currency="usd")
+def audit(services):
+    return services.uow.audit
+
+
+@pytest.fixture
+def catalog(services):
+    return services.catalog
 
 
 def make(catalog, name="Tea", price=450, stock=5, actor=STAFF, **fields):

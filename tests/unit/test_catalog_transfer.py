@@ -8,34 +8,34 @@ import pytest
 from minimart.domain.actors import Actor, Role
 from minimart.domain.catalog import NewItem
 from minimart.domain.errors import ValidationFailed
+from minimart.domain.ports.catalog import ItemRepository
 from minimart.domain.services.catalog import CatalogService
 from minimart.domain.services.catalog_transfer import CatalogTransfer
-from minimart.domain.services.categories import CategoryService
+from minimart.domain.services.wiring import Services
 from minimart.entrypoints.catalog_csv import escape_cell, load_fields, unescape_cell
-from tests.fakes.catalog import MemoryCategoryRepository, MemoryItemRepository
-from tests.fakes.common import FixedClock, MemoryAuditLog
+from tests.fakes.wiring import fake_services
 
 STAFF = Actor("staff-1", Role.STAFF)
 
 
 @pytest.fixture
-def items() -> MemoryItemRepository:
-    return MemoryItemRepository()
+def services() -> Services:
+    return fake_services()
 
 
 @pytest.fixture
-def shelves(items: MemoryItemRepository) -> MemoryCategoryRepository:
-    return MemoryCategoryRepository(items)
+def items(services: Services) -> ItemRepository:
+    return services.uow.items
 
 
 @pytest.fixture
-def catalog(items: MemoryItemRepository, shelves: MemoryCategoryRepository) -> CatalogService:
-    return CatalogService(items, shelves, MemoryAuditLog(), FixedClock(), currency="usd")
+def catalog(services: Services) -> CatalogService:
+    return services.catalog
 
 
 @pytest.fixture
-def transfer(shelves: MemoryCategoryRepository, catalog: CatalogService) -> CatalogTransfer:
-    return CatalogTransfer(catalog, CategoryService(shelves, MemoryAuditLog(), FixedClock()))
+def transfer(services: Services) -> CatalogTransfer:
+    return services.transfer
 
 
 def rows(*cells: dict[str, str]) -> list[tuple[int, dict[str, str]]]:

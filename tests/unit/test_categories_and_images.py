@@ -21,11 +21,10 @@ from minimart.domain.actors import Actor, Role
 from minimart.domain.catalog import NewItem
 from minimart.domain.errors import Forbidden, NotFound, ValidationFailed
 from minimart.domain.images import DamagedImage, ImageTooLarge, UnsupportedImage
-from minimart.domain.services.catalog import CatalogService
-from minimart.domain.services.categories import CategoryService
-from tests.fakes.catalog import MemoryCategoryRepository, MemoryImageStore, MemoryItemRepository
-from tests.fakes.common import FixedClock, MemoryAuditLog
+from tests.fakes.catalog import MemoryImageStore
+from tests.fakes.common import FixedClock
 from tests.fakes.unit_of_work import MemoryUnitOfWork
+from tests.fakes.wiring import fake_adapters, fake_services
 
 STAFF = Actor("staff-1", Role.STAFF, request_id="req-staff")
 ADMIN = Actor("admin-1", Role.ADMIN, request_id="req-admin")
@@ -101,18 +100,18 @@ def clock():
 
 
 @pytest.fixture
-def items():
-    return MemoryItemRepository()
+def uow():
+    return MemoryUnitOfWork()
 
 
 @pytest.fixture
-def category_repository(items):
-    return MemoryCategoryRepository(items)
+def items(uow):
+    return uow.items
 
 
 @pytest.fixture
-def audit():
-    return MemoryAuditLog()
+def audit(uow):
+    return uow.audit
 
 
 @pytest.fixture
@@ -121,24 +120,24 @@ def images(clock):
 
 
 @pytest.fixture
-def uow():
-    return MemoryUnitOfWork()
-
-
-@pytest.fixture
 def processor():
     return PillowImageProcessor()
 
 
 @pytest.fixture
-def catalog(items, category_repository, audit, clock, images, processor, uow):
-    return CatalogService(items, category_repository, audit, clock, "usd", images=images,
-                          processor=processor, uow=uow)
+def services(uow, clock, images, processor):
+    return fake_services(uow=uow, adapters=fake_adapters(clock=clock, images=images,
+                                                         image_processor=processor))
 
 
 @pytest.fixture
-def categories(category_repository, audit, clock):
-    return CategoryService(category_repository, audit, clock)
+def catalog(services):
+    return services.catalog
+
+
+@pytest.fixture
+def categories(services):
+    return services.categories
 
 
 def add_item(catalog, name="Soup", **fields):
@@ -562,9 +561,8 @@ def test_an_upload_that_is_not_a_picture_changes_nothing(catalog, images, items,
     assert len(audit.events) == events
 
 
-def test_a_catalog_built_without_picture_support_refuses_pictures(items, category_repository,
-                                                                  audit, clock):
-    plain = CatalogService(items, category_repository, audit, clock, "usd")
+def test_a_catalog_built_without_picture_support_refuses_pictures(uow, items, clock):
+    plain = fake_services(uow=uow, adapters=fake_adapters(clock=clock, images=None)).catalog
     soup = add_item(plain)
 
     with pytest.raises(UnsupportedImage):

@@ -45,16 +45,9 @@ from minimart.domain.payments import (
     PaymentStatus,
 )
 from minimart.domain.pricing import Pricing
-from minimart.domain.services.catalog import CatalogService
-from minimart.domain.services.orders import OrderService
-from minimart.domain.services.payment_customers import PaymentCustomers
-from minimart.domain.services.store import StoreService
 from minimart.domain.store import StoreSettings
-from tests.fakes.accounts import MemoryAccountRepository
-from tests.fakes.catalog import MemoryCategoryRepository, MemoryItemRepository
-from tests.fakes.common import FixedClock, MemoryAuditLog
-from tests.fakes.orders import MemoryIdempotencyKeys, MemoryOrderRepository
-from tests.fakes.store import MemoryStoreSettingsRepository
+from tests.fakes.common import FixedClock
+from tests.fakes.wiring import fake_adapters, fake_policies, fake_services
 from tests.unit.recording import RecordingUnitOfWork
 
 CURRENCY = "usd"
@@ -105,30 +98,29 @@ class Shop:
     def __init__(self, pricing: Pricing | None = None, ttl: timedelta = TTL,
                  limits: OrderLimits | None = None) -> None:
         self.clock = FixedClock()
-        self.items = MemoryItemRepository()
-        self.orders = MemoryOrderRepository()
-        self.keys = MemoryIdempotencyKeys()
         self.gateway = WatchedGateway()
-        self.audit = MemoryAuditLog()
         self.uow = RecordingUnitOfWork(self.state)
         self.pricing = pricing or Pricing(currency=CURRENCY, tax_rate_bps=1000, delivery_fee=300)
-        self.accounts = MemoryAccountRepository()
+        self.services = fake_services(
+            uow=self.uow,
+            adapters=fake_adapters(clock=self.clock, payments=self.gateway),
+            policies=fake_policies(
+                store_defaults=StoreSettings(name="minimart", currency=self.pricing.currency,
+                                             tax_rate_bps=self.pricing.tax_rate_bps,
+                                             delivery_fee=self.pricing.delivery_fee),
+                orders=limits or OrderLimits(ttl=ttl, unstarted_ttl=ttl,
+                                             max_pending_orders=1000)))
+        self.items = self.uow.items
+        self.orders = self.uow.orders
+        self.keys = self.uow.idempotency
+        self.audit = self.uow.audit
+        self.accounts = self.uow.accounts
         for actor in (CUSTOMER, OTHER_CUSTOMER, STAFF, ADMIN):
             self.add_account(actor)
-        self.customers = PaymentCustomers(self.accounts, self.gateway, self.uow)
-        self.catalog = CatalogService(self.items, MemoryCategoryRepository(self.items),
-                                      self.audit, self.clock, CURRENCY)
-        self.store = StoreService(
-            MemoryStoreSettingsRepository(),
-            StoreSettings(name="minimart", currency=self.pricing.currency,
-                          tax_rate_bps=self.pricing.tax_rate_bps,
-                          delivery_fee=self.pricing.delivery_fee),
-            self.audit, self.clock)
-        self.service = OrderService(
-            orders=self.orders, items=self.items, idempotency=self.keys,
-            payments=self.gateway, customers=self.customers, audit=self.audit, uow=self.uow,
-            clock=self.clock, store=self.store,
-            limits=limits or OrderLimits(ttl=ttl, unstarted_ttl=ttl, max_pending_orders=1000))
+        self.customers = self.services.customers
+        self.catalog = self.services.catalog
+        self.store = self.services.store
+        self.service = self.services.orders
 
     def add_account(self, actor: Actor, payment_customer_id: str | None = None) -> None:
         """The account behind an actor, as PaymentCustomers finds it."""
@@ -149,12 +141,12 @@ class Shop:
         return item.stock
 
     def all_stock(self) -> dict[str, int]:
-        every = self.items.list(ItemQuery(include_archived=True, limit=10**6))
+        every = self.items.find(ItemQuery(include_archived=True, limit=10**6))
         return {item.id: item.stock for item in every}
 
     # orders
     def all_orders(self) -> list[Order]:
-        return list(self.orders.list(OrderQuery(limit=10**6)))
+        return list(self.orders.find(OrderQuery(limit=10**6)))
 
     def order(self, order_id: str) -> Order:
         order = self.orders.get(order_id)

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from minimart.adapters.payment_simulator import MemoryPaymentGateway
 from minimart.domain.accounts import Account
 from minimart.domain.actors import Actor, Role
 from minimart.domain.catalog import NewItem
@@ -26,17 +25,9 @@ from minimart.domain.orders import (
     PlaceOrder,
     RequestedLine,
 )
-from minimart.domain.services.catalog import CatalogService
-from minimart.domain.services.orders import OrderService
-from minimart.domain.services.payment_customers import PaymentCustomers
-from minimart.domain.services.store import StoreService
 from minimart.domain.store import StoreSettings
-from tests.fakes.accounts import MemoryAccountRepository
-from tests.fakes.catalog import MemoryCategoryRepository, MemoryItemRepository
-from tests.fakes.common import FixedClock, MemoryAuditLog
-from tests.fakes.orders import MemoryIdempotencyKeys, MemoryOrderRepository
-from tests.fakes.store import MemoryStoreSettingsRepository
-from tests.fakes.unit_of_work import MemoryUnitOfWork
+from tests.fakes.common import FixedClock
+from tests.fakes.wiring import fake_adapters, fake_policies, fake_services
 
 CURRENCY = "usd"
 CUSTOMER = Actor("customer-a", Role.CUSTOMER, request_id="req-customer")
@@ -53,29 +44,26 @@ class Shop:
 
     def __init__(self, defaults: StoreSettings | None = None) -> None:
         self.clock = FixedClock(THURSDAY_NOON)
-        self.items = MemoryItemRepository()
-        self.orders = MemoryOrderRepository()
-        self.gateway = MemoryPaymentGateway()
-        self.audit = MemoryAuditLog()
-        self.uow = MemoryUnitOfWork()
-        self.accounts = MemoryAccountRepository()
+        self.services = fake_services(
+            adapters=fake_adapters(clock=self.clock),
+            policies=fake_policies(
+                store_defaults=defaults or StoreSettings(name="minimart", currency=CURRENCY),
+                orders=OrderLimits(max_pending_orders=1000)))
+        self.uow = self.services.uow
+        self.gateway = self.services.adapters.payments
+        self.items = self.uow.items
+        self.orders = self.uow.orders
+        self.audit = self.uow.audit
+        self.accounts = self.uow.accounts
+        self.settings = self.uow.store_settings
         for actor in (CUSTOMER, ADMIN):
             self.accounts.add(Account(
                 id=actor.account_id, email=f"{actor.account_id}@example.com",
                 name=actor.account_id, role=actor.role, password_hash="plain$x",
                 created_at=self.clock.now()))
-        self.catalog = CatalogService(self.items, MemoryCategoryRepository(self.items),
-                                      self.audit, self.clock, CURRENCY)
-        self.settings = MemoryStoreSettingsRepository()
-        self.store = StoreService(self.settings,
-                                  defaults or StoreSettings(name="minimart", currency=CURRENCY),
-                                  self.audit, self.clock)
-        self.service = OrderService(
-            orders=self.orders, items=self.items, idempotency=MemoryIdempotencyKeys(),
-            payments=self.gateway,
-            customers=PaymentCustomers(self.accounts, self.gateway, self.uow),
-            audit=self.audit, uow=self.uow, clock=self.clock, store=self.store,
-            limits=OrderLimits(max_pending_orders=1000))
+        self.catalog = self.services.catalog
+        self.store = self.services.store
+        self.service = self.services.orders
 
     def item(self, name: str = "Soup", price: int = 500, stock: int = 10) -> str:
         return self.catalog.create_item(NewItem(name=name, price=price, stock=stock), SYSTEM).id
@@ -92,7 +80,7 @@ class Shop:
         return self.service.place_order(request, CUSTOMER, idempotency_key=key).order
 
     def all_orders(self) -> list[Order]:
-        return list(self.orders.list(OrderQuery(limit=10**6)))
+        return list(self.orders.find(OrderQuery(limit=10**6)))
 
     def set_store(self, **changes: Any) -> None:
         self.store.update(changes, ADMIN)

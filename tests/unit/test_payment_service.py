@@ -38,17 +38,10 @@ from minimart.domain.payments import (
     PaymentProviderUnavailable,
     PaymentStatus,
 )
-from minimart.domain.services.catalog import CatalogService
-from minimart.domain.services.orders import OrderService
-from minimart.domain.services.payment_customers import PaymentCustomers
-from minimart.domain.services.payments import PaymentService, Reconciliation
-from minimart.domain.services.store import StoreService
+from minimart.domain.services.payments import Reconciliation
 from minimart.domain.store import StoreSettings
-from tests.fakes.accounts import MemoryAccountRepository
-from tests.fakes.catalog import MemoryCategoryRepository, MemoryItemRepository
-from tests.fakes.common import FixedClock, MemoryAuditLog
-from tests.fakes.orders import MemoryIdempotencyKeys, MemoryOrderRepository, MemoryPaymentEventLog
-from tests.fakes.store import MemoryStoreSettingsRepository
+from tests.fakes.common import FixedClock
+from tests.fakes.wiring import fake_adapters, fake_policies, fake_services
 from tests.unit.recording import RecordingUnitOfWork
 
 CURRENCY = "usd"
@@ -123,35 +116,31 @@ class FakeVerifier:
 class Shop:
     def __init__(self) -> None:
         self.clock = FixedClock()
-        self.items = MemoryItemRepository()
-        self.orders = MemoryOrderRepository()
-        self.accounts = MemoryAccountRepository()
-        self.audit = MemoryAuditLog()
-        self.events = MemoryPaymentEventLog()
         self.verifier = FakeVerifier()
         self.uow = RecordingUnitOfWork(self.snapshot)
         self.gateway = CountingGateway(lambda: self.uow.commits)
+        self.services = fake_services(
+            uow=self.uow,
+            adapters=fake_adapters(clock=self.clock, payments=self.gateway,
+                                   webhooks=self.verifier),
+            policies=fake_policies(
+                store_defaults=StoreSettings(name="minimart", currency=CURRENCY,
+                                             tax_rate_bps=1000, delivery_fee=0),
+                orders=OrderLimits(ttl=TTL, unstarted_ttl=TTL, max_pending_orders=1000)))
+        self.items = self.uow.items
+        self.orders = self.uow.orders
+        self.accounts = self.uow.accounts
+        self.audit = self.uow.audit
+        self.events = self.uow.payment_events
         for actor in (CUSTOMER, OTHER_CUSTOMER, STAFF, ADMIN):
             self.accounts.add(Account(
                 id=actor.account_id or "", email=f"{actor.account_id}@example.com",
                 name=str(actor.account_id), role=actor.role or Role.CUSTOMER,
                 password_hash="plain$x", created_at=self.clock.now()))
-        self.customers = PaymentCustomers(self.accounts, self.gateway, self.uow)
-        self.catalog = CatalogService(self.items, MemoryCategoryRepository(self.items),
-                                      self.audit, self.clock, CURRENCY)
-        store = StoreService(MemoryStoreSettingsRepository(),
-                             StoreSettings(name="minimart", currency=CURRENCY,
-                                           tax_rate_bps=1000, delivery_fee=0),
-                             self.audit, self.clock)
-        self.order_service = OrderService(
-            orders=self.orders, items=self.items, idempotency=MemoryIdempotencyKeys(),
-            payments=self.gateway, customers=self.customers, audit=self.audit, uow=self.uow,
-            clock=self.clock, store=store, limits=OrderLimits(ttl=TTL, unstarted_ttl=TTL,
-                                                       max_pending_orders=1000))
-        self.service = PaymentService(
-            orders=self.orders, order_service=self.order_service, customers=self.customers,
-            payments=self.gateway, verifier=self.verifier, events=self.events, uow=self.uow,
-            clock=self.clock)
+        self.customers = self.services.customers
+        self.catalog = self.services.catalog
+        self.order_service = self.services.orders
+        self.service = self.services.payments
         self._event_ids = itertools.count(1)
 
     # catalog and orders
@@ -193,7 +182,7 @@ class Shop:
                 for o in self.all_orders()}
 
     def all_orders(self) -> list[Order]:
-        return list(self.orders.list(OrderQuery(limit=10**6)))
+        return list(self.orders.find(OrderQuery(limit=10**6)))
 
     def actions(self, order_id: str) -> list[str]:
         return [e.action for e in self.audit.events

@@ -24,9 +24,9 @@ from minimart.domain.catalog import NewItem
 from minimart.domain.errors import Forbidden, NotFound, ValidationFailed
 from minimart.domain.images import ImageTooLarge, Picture, megabytes
 from minimart.domain.services.catalog import CatalogService
-from tests.fakes.catalog import MemoryCategoryRepository, MemoryImageStore, MemoryItemRepository
-from tests.fakes.common import FixedClock, MemoryAuditLog
-from tests.fakes.unit_of_work import MemoryUnitOfWork
+from tests.fakes.catalog import MemoryImageStore
+from tests.fakes.common import FixedClock
+from tests.fakes.wiring import fake_adapters, fake_services
 
 STAFF = Actor("staff-1", Role.STAFF, request_id="req-staff")
 CUSTOMER = Actor("customer-1", Role.CUSTOMER)
@@ -281,19 +281,19 @@ def clock():
 
 
 @pytest.fixture
-def items():
-    return MemoryItemRepository()
-
-
-@pytest.fixture
 def images(clock):
     return MemoryImageStore(clock.now)
 
 
 @pytest.fixture
-def catalog(items, clock, images, processor):
-    return CatalogService(items, MemoryCategoryRepository(items), MemoryAuditLog(), clock,
-                          "usd", images=images, processor=processor, uow=MemoryUnitOfWork())
+def services(clock, images, processor):
+    return fake_services(adapters=fake_adapters(clock=clock, images=images,
+                                                image_processor=processor))
+
+
+@pytest.fixture
+def catalog(services):
+    return services.catalog
 
 
 def add_item(catalog: CatalogService, name: str = "Soup"):

@@ -17,10 +17,9 @@ import pytest
 from minimart.domain.actors import Actor, Role
 from minimart.domain.errors import Forbidden, ValidationFailed
 from minimart.domain.pricing import Pricing
-from minimart.domain.services.store import StoreService
 from minimart.domain.store import StoreSettings
-from tests.fakes.common import FixedClock, MemoryAuditLog
-from tests.fakes.store import MemoryStoreSettingsRepository
+from tests.fakes.common import FixedClock
+from tests.fakes.wiring import fake_adapters, fake_policies, fake_services
 
 ADMIN = Actor("admin-1", Role.ADMIN, request_id="req-admin")
 STAFF = Actor("staff-1", Role.STAFF, request_id="req-staff")
@@ -40,18 +39,24 @@ def clock():
 
 
 @pytest.fixture
-def repository():
-    return MemoryStoreSettingsRepository()
+def services(clock):
+    return fake_services(adapters=fake_adapters(clock=clock),
+                         policies=fake_policies(store_defaults=DEFAULTS))
 
 
 @pytest.fixture
-def audit():
-    return MemoryAuditLog()
+def repository(services):
+    return services.uow.store_settings
 
 
 @pytest.fixture
-def store(repository, audit, clock):
-    return StoreService(repository, DEFAULTS, audit, clock)
+def audit(services):
+    return services.uow.audit
+
+
+@pytest.fixture
+def store(services):
+    return services.store
 
 
 def utc(*parts: int) -> datetime:

@@ -98,9 +98,11 @@ class PillowImageProcessor:
             image_format = image.format or ""
             image.load()
             if image.mode not in ("RGB", "RGBA", "L", "LA"):
-                image = image.convert("RGBA" if image.has_transparency_data else "RGB")
+                converted = image.convert("RGBA" if image.has_transparency_data else "RGB")
+            else:
+                converted = image
             height = max(1, round(image.height * width / image.width))
-            small = image.resize((width, height), Image.Resampling.LANCZOS, reducing_gap=3.0)
+            small = converted.resize((width, height), Image.Resampling.LANCZOS, reducing_gap=3.0)
         return _encode(small, image_format)
 
     def _too_large(self) -> ImageTooLarge:

@@ -127,7 +127,7 @@ class StripePaymentGateway:
                 "payment_method": ["the payment provider does not know this payment method"]}
             ) from error
         except stripe.CardError as declined:
-            body = declined.json_body or {}
+            body = declined.json_body if isinstance(declined.json_body, dict) else {}
             data = body.get("error", {}).get("payment_intent") or {
                 "id": f"declined-{order_id}", "status": "requires_payment_method",
                 "amount": amount.amount, "currency": amount.currency}

@@ -111,8 +111,8 @@ class NewItem:
 
 def check_item_fields(fields: dict[str, Any]) -> None:
     """Rules every driver gets, whatever its own input validation did."""
-    problems = {name: ["must not be negative"] for name in ("price", "stock")
-                if name in fields and fields[name] < 0}
+    problems: dict[str, Any] = {name: ["must not be negative"] for name in ("price", "stock")
+                                if name in fields and fields[name] < 0}
     if "name" in fields and not str(fields["name"]).strip():
         problems["name"] = ["must not be blank"]
     if problems:

@@ -18,7 +18,7 @@ class SqlAlchemyAuditLog(Repository):
             "entity_type": event.entity_type, "entity_id": event.entity_id,
             "changes": event.changes, "request_id": event.request_id})
 
-    def list(self, query: AuditQuery) -> list[AuditEvent]:
+    def find(self, query: AuditQuery) -> list[AuditEvent]:
         statement = select(audit_events)
         for column, value in ((audit_events.c.entity_type, query.entity_type),
                               (audit_events.c.entity_id, query.entity_id),

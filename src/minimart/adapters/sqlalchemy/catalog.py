@@ -60,7 +60,7 @@ def _item_from_row(row: Row[Any], currency: str) -> Item:
     """A row of `select(items)`, unpacked by position: reading fifteen attributes of a Row by
     name cost more than the rest of a catalog page's rows put together."""
     (id_, sku, name, _name_key, description, price, stock, available, featured, archived,
-     version, created_at, updated_at, category_id, image_key) = row
+     version, created_at, updated_at, category_id, image_key) = tuple(row)
     return Item(id=id_, sku=sku, name=name, description=description,
                 price=Money(price, currency), stock=stock, available=available,
                 featured=featured, archived=archived, version=version, created_at=created_at,
@@ -164,7 +164,7 @@ class SqlAlchemyItemRepository(Repository):
         row = self._session.execute(select(items).where(items.c.sku == sku)).first()
         return None if row is None else _item_from_row(row, self._currency)
 
-    def list(self, query: ItemQuery) -> Sequence[Item]:
+    def find(self, query: ItemQuery) -> Sequence[Item]:
         rows = self._session.execute(_listing_statement(*_listing_shape(query)),
                                      _listing_values(query))
         return [_item_from_row(row, self._currency) for row in rows]

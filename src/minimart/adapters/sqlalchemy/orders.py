@@ -177,7 +177,7 @@ class SqlAlchemyOrderRepository(Repository):
         found = self._with_lines(select(orders).where(orders.c.id == order_id))
         return found[0] if found else None
 
-    def list(self, query: OrderQuery) -> Sequence[Order]:
+    def find(self, query: OrderQuery) -> Sequence[Order]:
         statement = select(orders)
         if query.customer_id is not None:
             statement = statement.where(orders.c.customer_id == query.customer_id)

@@ -13,21 +13,23 @@ from functools import cached_property
 import transaction
 from sqlalchemy.orm import Session
 
+from minimart.adapters.sqlalchemy.accounts import (
+    SqlAlchemyAccountRepository,
+    SqlAlchemyEndedSignIns,
+    SqlAlchemyLoginThrottle,
+    SqlAlchemyRegistrationThrottle,
+)
+from minimart.adapters.sqlalchemy.audit import SqlAlchemyAuditLog
+from minimart.adapters.sqlalchemy.catalog import (
+    SqlAlchemyCategoryRepository,
+    SqlAlchemyItemRepository,
+)
 from minimart.adapters.sqlalchemy.orders import (
     SqlAlchemyIdempotencyKeys,
     SqlAlchemyOrderRepository,
     SqlAlchemyPaymentEventLog,
 )
-from minimart.adapters.sqlalchemy.repositories import (
-    SqlAlchemyAccountRepository,
-    SqlAlchemyAuditLog,
-    SqlAlchemyCategoryRepository,
-    SqlAlchemyEndedSignIns,
-    SqlAlchemyItemRepository,
-    SqlAlchemyLoginThrottle,
-    SqlAlchemyRegistrationThrottle,
-    SqlAlchemyStoreSettingsRepository,
-)
+from minimart.adapters.sqlalchemy.store import SqlAlchemyStoreSettingsRepository
 
 
 class ReadOnlyUnitOfWork(Exception):

@@ -13,6 +13,6 @@ class AuditLog(Protocol):
 
 
 class AuditTrail(Protocol):
-    def list(self, query: AuditQuery) -> Sequence[AuditEvent]:
+    def find(self, query: AuditQuery) -> Sequence[AuditEvent]:
         """Newest first (at, id), filtered, up to query.limit, after query.after."""
         ...

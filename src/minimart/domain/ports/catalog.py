@@ -23,7 +23,7 @@ class ItemRepository(Protocol):
 
     def get_by_sku(self, sku: str) -> Item | None: ...
 
-    def list(self, query: ItemQuery) -> Sequence[Item]:
+    def find(self, query: ItemQuery) -> Sequence[Item]:
         """Up to query.limit items matching the query, in its order, after query.after."""
         ...
 

@@ -23,7 +23,7 @@ class OrderRepository(Protocol):
 
     def get(self, order_id: str) -> Order | None: ...
 
-    def list(self, query: OrderQuery) -> Sequence[Order]:
+    def find(self, query: OrderQuery) -> Sequence[Order]:
         """Newest first, up to query.limit, after query.after (created_at, id)."""
         ...
 

@@ -18,5 +18,5 @@ class AuditService:
 
     def list_events(self, query: AuditQuery, actor: Actor) -> Page[AuditEvent]:
         actor.require(Permission.AUDIT_READ)
-        rows = self._uow.audit_trail.list(replace(query, limit=query.limit + 1))
+        rows = self._uow.audit_trail.find(replace(query, limit=query.limit + 1))
         return keyset_page(rows, query.limit, lambda event: PageAfter(event.at, event.id))

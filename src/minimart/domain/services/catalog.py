@@ -53,7 +53,7 @@ class CatalogService:
         if query.include_archived and not actor.can(Permission.CATALOG_WRITE):
             query = replace(query, include_archived=False)
         limit = max(1, min(query.limit, MAX_PAGE_SIZE))
-        rows = self._uow.items.list(replace(query, limit=limit + 1))
+        rows = self._uow.items.find(replace(query, limit=limit + 1))
         return keyset_page(rows, limit, lambda item: PageAfter(sort_value(item, query.sort),
                                                                item.id))
 

@@ -519,7 +519,7 @@ class OrderService:
         """Newest first (created_at, id); shoppers see only their own."""
         if not actor.can(Permission.ORDERS_MANAGE):
             query = replace(query, customer_id=actor.account_id)
-        rows = self._uow.orders.list(replace(query, limit=query.limit + 1))
+        rows = self._uow.orders.find(replace(query, limit=query.limit + 1))
         return keyset_page(rows, query.limit, lambda order: PageAfter(order.created_at,
                                                                       order.id))
 

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from minimart.domain.actors import Actor, Permission
@@ -103,7 +104,7 @@ class PaymentService:
         report = Reconciliation()
         for order_id in self._uow.orders.pending_before(self._clock.now() - older_than, limit):
             self._carry_on(report, f"order {order_id}",
-                           lambda order_id=order_id: self._check_pending(order_id, report, actor))
+                           partial(self._check_pending, order_id, report, actor))
         # refunds claimed but not sent: their call failed, or their sender died (taken more
         # than `older_than` ago); each goes again with its own idempotency key, so a call
         # that did reach the provider is answered with the same refund, not paid twice
@@ -111,12 +112,11 @@ class PaymentService:
         for refund in self._uow.orders.refunds_to_retry(stale_before, limit):
             report.refunds_finished += self._carry_on(
                 report, f"refund {refund.id} of order {refund.order_id}",
-                lambda refund=refund: self._order_service.resend_refund(refund.id, actor,
-                                                                        stale_before))
+                partial(self._order_service.resend_refund, refund.id, actor, stale_before))
         for order_id in self._uow.orders.owing_refund(limit):
             report.refunds_finished += self._carry_on(
                 report, f"refund owed for order {order_id}",
-                lambda order_id=order_id: self._return_late_payment(order_id, actor))
+                partial(self._return_late_payment, order_id, actor))
         return report
 
     def _check_pending(self, order_id: str, report: Reconciliation, actor: Actor) -> int:

@@ -36,7 +36,9 @@ class PagedQuery:
     sent: dict[str, str]
 
     def next_cursor(self, next_after: PageAfter | None) -> str | None:
-        return next_after and encode_listing_cursor(self.listing, self.sent, next_after)
+        if next_after is None:
+            return None
+        return encode_listing_cursor(self.listing, self.sent, next_after)
 
 
 def paged_query(request: Request, schema: Schema, listing: str,

@@ -41,7 +41,7 @@ class StorePatch(Schema):
 def store_json(request: Request, store: StoreSettings) -> dict[str, Any]:
     """open_now: the switch and today's hours (past-midnight intervals included) in the
     store's time zone, as placing an order judges it."""
-    now = request.registry.container.clock.now()
+    now = request.registry.container.adapters.clock.now()
     return {"name": store.name, "currency": store.currency, "tax_rate_bps": store.tax_rate_bps,
             "delivery_fee": store.delivery_fee, "minimum_order": store.minimum_order,
             "open": store.open, "open_now": store.takes_orders_at(now),

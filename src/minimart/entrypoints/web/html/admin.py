@@ -6,6 +6,7 @@ its one job is never shown (a customer gets 403, an anonymous visitor the sign-i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pyramid.config import Configurator
@@ -276,7 +277,7 @@ def includeme(config: Configurator) -> None:
     for view, route, permission, template in pages:
         config.add_view(view, route_name=route, request_method="GET", permission=permission,
                         renderer=f"{T}{template}.jinja2")
-    forms = [
+    forms: list[tuple[Callable[[Request], Any], str, str, str | None]] = [
         (create_item, "html.admin.items.new", write, "item_form"),
         (update_item, "html.admin.items.edit", write, "item_form"),
         (archive_item, "html.admin.items.archive", write, None),
@@ -284,7 +285,7 @@ def includeme(config: Configurator) -> None:
         (fulfil_order, "html.admin.orders.fulfil", manage, None),
         (refund_order, "html.admin.orders.refund", Permission.REFUNDS.value, None),
     ]
-    for view, route, permission, template in forms:
-        config.add_view(view, route_name=route, request_method="POST", permission=permission,
+    for action, route, permission, form_template in forms:
+        config.add_view(action, route_name=route, request_method="POST", permission=permission,
                         require_csrf=True,
-                        renderer=template and f"{T}{template}.jinja2")
+                        renderer=form_template and f"{T}{form_template}.jinja2")

@@ -1,13 +1,11 @@
-"""Contract tests of the dashboard's read-only queries: the memory fakes and the SQL
-adapters (SQLite and PostgreSQL) answer OrderRepository.totals_by_period and
-ItemRepository.low_stock alike. Writes commit in one transaction; reads run in another."""
+"""The dashboard's read-only queries, OrderRepository.totals_by_period and
+ItemRepository.low_stock: the memory fakes and the SQL adapters (SQLite and PostgreSQL)
+answer them alike. Writes commit in one transaction; reads run in another."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
-import pytest
 
 from minimart.domain.accounts import Account
 from minimart.domain.actors import Role
@@ -24,7 +22,7 @@ from minimart.domain.orders import (
 )
 from minimart.domain.payments import PaymentStatus
 from minimart.domain.pricing import Totals
-from tests.integration.order_stores import CURRENCY, MemoryStore, Repos, SqlStore
+from tests.integration.contracts.conftest import CURRENCY, Repos
 
 DAY0 = datetime(2026, 3, 1, tzinfo=UTC)
 BOUNDARIES = [DAY0, DAY0 + timedelta(days=1), DAY0 + timedelta(days=2),
@@ -65,7 +63,7 @@ def totals(store: Any, boundaries: list[datetime]) -> list[PeriodTotals]:
     return store.read(lambda r: r.orders.totals_by_period(boundaries))
 
 
-class Contracts:
+class TestDashboardQueries:
     # --- OrderRepository.totals_by_period ----------------------------------------------------
     def test_each_order_counts_in_the_period_it_was_placed_in(self, store):
         hour = timedelta(hours=1)
@@ -123,17 +121,3 @@ class Contracts:
         store.work(lambda r: [r.items.add(make_item(f"Item {n}", n)) for n in range(5)])
 
         assert [i.stock for i in store.read(lambda r: r.items.low_stock(10, 3))] == [0, 1, 2]
-
-
-class TestMemoryAdapters(Contracts):
-    @pytest.fixture
-    def store(self):
-        return MemoryStore()
-
-
-class TestSqlAlchemyAdapters(Contracts):
-    @pytest.fixture
-    def store(self, database_url):
-        chosen = SqlStore(database_url)
-        yield chosen
-        chosen.close()

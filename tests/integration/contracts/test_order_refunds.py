@@ -1,5 +1,5 @@
-"""Contract tests of the refund methods of the order repository: the memory fake and the
-SQLAlchemy adapter (SQLite and PostgreSQL) keep the same promises.
+"""OrderRepository's contract, its refund methods: the memory fake and the SQLAlchemy
+adapter (SQLite and PostgreSQL) keep the same promises.
 
 Each step runs in its own transaction, as the services run them, and every check reads back
 in a new one. The race at the end proves the claim's guard on PostgreSQL with real threads.
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -34,8 +33,7 @@ from minimart.domain.orders import (
 )
 from minimart.domain.payments import PaymentStatus
 from minimart.domain.pricing import Totals
-from tests.conftest import _empty_all_tables
-from tests.integration.order_stores import CURRENCY, MemoryStore, Repos, SqlStore
+from tests.integration.contracts.conftest import CURRENCY, Repos, SqlStore
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 T1, T2 = T0 + timedelta(seconds=1), T0 + timedelta(seconds=2)
@@ -44,20 +42,6 @@ REFUNDABLE = frozenset({OrderStatus.PAID, OrderStatus.FULFILLED})
 PAID, CANCELLED = OrderStatus.PAID, OrderStatus.CANCELLED
 SENDING, CLAIMED = RefundState.SENDING, RefundState.CLAIMED
 SENT, VOID = RefundState.SENT, RefundState.VOID
-
-
-@pytest.fixture(params=[
-    pytest.param("memory", id="memory"), pytest.param("sqlite", id="sqlite"),
-    pytest.param("postgres", id="postgresql", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest) -> Iterator[Any]:
-    """The memory fake, then the SQLAlchemy adapter on an emptied SQLite and PostgreSQL."""
-    if request.param == "memory":
-        yield MemoryStore()
-        return
-    sql = SqlStore(request.getfixturevalue(f"{request.param}_url"))
-    _empty_all_tables(sql.engine)
-    yield sql
-    sql.close()
 
 
 def add_order(store: Any, status: OrderStatus = PAID, captured: int = CAPTURED) -> Order:
@@ -264,34 +248,29 @@ def test_the_whole_capture_reported_voids_the_unsent_claims(store):
 # --- the race (PostgreSQL) -------------------------------------------------------------------
 
 @pytest.mark.postgres
-def test_twenty_racing_claims_of_500_of_2100_leave_exactly_four(postgres_url):
-    sql = SqlStore(postgres_url)
-    _empty_all_tables(sql.engine)
-    try:
-        order = add_order(sql)
-        start = threading.Barrier(20)
+def test_twenty_racing_claims_of_500_of_2100_leave_exactly_four(postgres_store: SqlStore):
+    sql = postgres_store
+    order = add_order(sql)
+    start = threading.Barrier(20)
 
-        def racer(_: int) -> bool:
-            start.wait(timeout=10)
-            return claim(sql, a_refund(order, 500))
+    def racer(_: int) -> bool:
+        start.wait(timeout=10)
+        return claim(sql, a_refund(order, 500))
 
-        with ThreadPoolExecutor(max_workers=20) as pool:
-            won = list(pool.map(racer, range(20)))
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        won = list(pool.map(racer, range(20)))
 
-        assert won.count(True) == 4
-        assert amounts(sql, order) == (2000, 0)
-        assert len(states(sql, order)) == 4
-    finally:
-        sql.close()
+    assert won.count(True) == 4
+    assert amounts(sql, order) == (2000, 0)
+    assert len(states(sql, order)) == 4
 
 
 @pytest.mark.postgres
 def test_a_refund_recorded_as_sent_while_the_whole_capture_is_reported_does_not_deadlock(
-        postgres_url):
+        postgres_store: SqlStore):
     """The report writes the order, then voids its unsent refunds; recording a refund as
     sent must take the order's row first too, or each waits on the other's row."""
-    sql = SqlStore(postgres_url)
-    _empty_all_tables(sql.engine)
+    sql = postgres_store
     order = add_order(sql)
     refund = a_refund(order, 500)
     claim(sql, refund)
@@ -317,10 +296,7 @@ def test_a_refund_recorded_as_sent_while_the_whole_capture_is_reported_does_not_
         event.remove(sql.engine, "after_cursor_execute", report_meanwhile)
         for reporter in reporters:
             reporter.join(timeout=20)
-    try:
-        assert reporters, "the race was not staged"
-        assert (sent, failures) == (500, [])
-        assert amounts(sql, order) == (CAPTURED, CAPTURED)
-        assert states(sql, order) == [(500, SENT)]
-    finally:
-        sql.close()
+    assert reporters, "the race was not staged"
+    assert (sent, failures) == (500, [])
+    assert amounts(sql, order) == (CAPTURED, CAPTURED)
+    assert states(sql, order) == [(500, SENT)]
