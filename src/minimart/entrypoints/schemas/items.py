@@ -1,25 +1,22 @@
-"""What an item's fields may hold, on creation (POST /items) and on change (PATCH)."""
+"""What an item's fields may hold, on creation (POST /items) and on change (PATCH), and
+how the catalog is browsed and its stock adjusted (the API and the pages alike)."""
 
 from __future__ import annotations
 
-from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, fields, validate
 
-from minimart.domain.catalog import MAX_PRICE, MAX_STOCK
+from minimart.domain.catalog import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    MAX_PRICE,
+    MAX_STOCK,
+    ItemSort,
+)
+from minimart.entrypoints.schemas.common import MAX_CURSOR, AtLeastOneField, JsonBoolean
 
 SKU = validate.Regexp(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z",
                       error="letters, digits, '.', '_' or '-', at most 64")
-
-
-class JsonBoolean(fields.Boolean):
-    """true or false and nothing else: marshmallow's Boolean also takes 0, 1.0 and "yes",
-    which a JSON body must not (the forms and the CSV, which send text, keep Boolean)."""
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
-        if not isinstance(value, bool):
-            raise self.make_error("invalid")
-        return value
 
 
 class _ItemFields(Schema):
@@ -41,13 +38,8 @@ class ItemCreateText(_ItemFields):
                            validate=validate.Range(min=0, max=MAX_PRICE))
 
 
-class ItemPatchText(_ItemFields):
+class ItemPatchText(_ItemFields, AtLeastOneField):
     """Changes to an item from text (a page's form, a CSV row)."""
-
-    @validates_schema
-    def not_empty(self, data: dict[str, Any], **_: Any) -> None:
-        if not data:
-            raise ValidationError("name at least one field to change", "_schema")
 
 
 class ItemCreate(ItemCreateText):
@@ -62,3 +54,27 @@ class ItemPatch(ItemPatchText):
 
     available = JsonBoolean()
     featured = JsonBoolean()
+
+
+class ItemListQuery(Schema):
+    """GET /items and the storefront's search: filters, sort and a keyset page."""
+
+    q = fields.String(validate=validate.Length(max=200))
+    min_price = fields.Integer(validate=validate.Range(min=0, max=MAX_PRICE))
+    max_price = fields.Integer(validate=validate.Range(min=0, max=MAX_PRICE))
+    in_stock = fields.Boolean()
+    available = fields.Boolean()
+    featured = fields.Boolean()
+    include_archived = fields.Boolean()
+    category = fields.String(validate=validate.Length(min=1, max=64))
+    sort = fields.Enum(ItemSort, by_value=True, load_default=ItemSort.NAME)
+    limit = fields.Integer(validate=validate.Range(min=1, max=MAX_PAGE_SIZE),
+                           load_default=DEFAULT_PAGE_SIZE)
+    cursor = fields.String(validate=validate.Length(max=MAX_CURSOR))
+
+
+class StockAdjustment(Schema):
+    delta = fields.Integer(strict=True, required=True, validate=[
+        validate.Range(min=-MAX_STOCK, max=MAX_STOCK),
+        validate.NoneOf([0], error="must not be 0: an adjustment changes the stock")])
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
