@@ -88,7 +88,8 @@ def policies(settings: Settings) -> Policies:
         registration=RegistrationPolicy(
             max_per_address=settings.registration_max_per_address,
             window=timedelta(minutes=settings.registration_window_minutes)),
-        orders=settings.order_limits)
+        orders=settings.order_limits,
+        reconcile_after=timedelta(minutes=settings.reconcile_after_minutes))
 
 
 def payment_gateway(settings: Settings) -> PaymentGateway:
@@ -163,6 +164,12 @@ class Container:
         manager = transaction.TransactionManager(explicit=True)
         with manager:
             return work(self.services(manager))
+
+    def close(self) -> None:
+        """Close the pooled database connections (a command ends; tests run main in-process)."""
+        for engine in (self.engine, self.replica_engine):
+            if engine is not None:
+                engine.dispose()
 
     def upgrade_schema(self) -> None:
         """Migrate the database to the newest schema (`minimart db upgrade`)."""

@@ -1,6 +1,6 @@
 """The `minimart` command: the owner's tools, driving the same services as the web app.
 
-Each command runs in one transaction (`with request.tm`). Expected failures print
+Each command runs in one transaction (`Container.in_transaction`). Expected failures print
 `code: message` and exit 1.
 """
 
@@ -18,12 +18,12 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError
 from pyramid.paster import bootstrap, setup_logging
-from pyramid.request import Request
 
 from minimart.domain.actors import Actor, Role
 from minimart.domain.catalog import NewItem
 from minimart.domain.errors import DomainError, ValidationFailed
 from minimart.domain.services.catalog_transfer import COLUMNS
+from minimart.domain.services.wiring import Services
 from minimart.entrypoints import catalog_csv
 from minimart.entrypoints.schemas.accounts import Registration
 from minimart.settings import SettingsError
@@ -49,15 +49,15 @@ def _password_from_user() -> str:
     return first
 
 
-def create_account(request: Request, args: argparse.Namespace) -> str:
+def create_account(services: Services, args: argparse.Namespace) -> str:
     """Checked by the sign-up schema (and so in its words) before the password is asked
     for, and again with it; the service then applies the password rules."""
     fields = {"email": args.email, "name": args.name}
     _load(Registration(), fields, "the account is not valid", partial=("password",))
     data = _load(Registration(), {**fields, "password": _password_from_user()},
                  "the account is not valid")
-    account = request.services.accounts.create_account(
-        data["email"], data["password"], data["name"], Role(args.role), _actor(request))
+    account = services.accounts.create_account(
+        data["email"], data["password"], data["name"], Role(args.role), _actor())
     return account.id
 
 
@@ -73,34 +73,34 @@ def _load(schema: Schema, data: dict[str, Any], message: str,
             for name, value in problems.items()}) from None
 
 
-def disable_account(request: Request, args: argparse.Namespace) -> str:
-    account = request.services.accounts.disable(args.email, _actor(request))
+def disable_account(services: Services, args: argparse.Namespace) -> str:
+    account = services.accounts.disable(args.email, _actor())
     return f"disabled {account.email}; its tokens no longer work"
 
 
-def unlock_account(request: Request, args: argparse.Namespace) -> str:
-    account, cleared = request.services.accounts.unlock(args.email, _actor(request))
+def unlock_account(services: Services, args: argparse.Namespace) -> str:
+    account, cleared = services.accounts.unlock(args.email, _actor())
     return f"unlocked {account.email}: forgot its failed sign-ins from {cleared} addresses"
 
 
-def enrol_totp(request: Request, args: argparse.Namespace) -> str:
+def enrol_totp(services: Services, args: argparse.Namespace) -> str:
     """Enrol a staff or admin account in two-factor sign-in (for shops that require it)."""
-    account = request.services.accounts.find_by_email(args.email)
-    enrolment = request.services.accounts.begin_totp(account.id, "", _actor(request))
+    account = services.accounts.find_by_email(args.email)
+    enrolment = services.accounts.begin_totp(account.id, "", _actor())
     codes = "\n  ".join(enrolment.recovery_codes)
     return (f"add this to the authenticator app (or show it as a QR code):\n  "
             f"{enrolment.otpauth_uri}\nrecovery codes, each works once; keep them safe:\n"
             f"  {codes}")
 
 
-def load_demo(request: Request, args: argparse.Namespace) -> str:
+def load_demo(services: Services, args: argparse.Namespace) -> str:
     """Load the demo catalog once; items whose sku exists already are left alone."""
-    catalog = request.services.catalog
+    catalog = services.catalog
     entries = json.loads(resources.files("minimart").joinpath("demo_catalog.json").read_text())
     added = 0
     for entry in entries:
         try:
-            catalog.create_item(NewItem(**entry), _actor(request))
+            catalog.create_item(NewItem(**entry), _actor())
             added += 1
         except DomainError as error:
             if error.code != "sku_taken":
@@ -108,30 +108,28 @@ def load_demo(request: Request, args: argparse.Namespace) -> str:
     return f"demo catalog: {added} items added, {len(entries) - added} already there"
 
 
-def db_upgrade(request: Request, args: argparse.Namespace) -> str:
-    request.registry.container.upgrade_schema()
+def db_upgrade(container: Any, args: argparse.Namespace) -> str:
+    container.upgrade_schema()
     return "database schema is current"
 
 
-def expire_orders(request: Request, args: argparse.Namespace) -> str:
+def expire_orders(services: Services, args: argparse.Namespace) -> str:
     """Cancel unpaid orders past the TTL; safe to run from cron on several hosts at once."""
-    expired = request.services.orders.expire_pending(_actor(request))
-    request.services.accounts.forget_old_attempts()  # the cron job that keeps tables small
+    expired = services.orders.expire_pending(_actor())
+    services.accounts.forget_old_attempts()  # the cron job that keeps tables small
     return f"expired {expired} unpaid orders"
 
 
-def sweep_pictures(request: Request, args: argparse.Namespace) -> str:
+def sweep_pictures(services: Services, args: argparse.Namespace) -> str:
     """Delete picture files no item shows, once no cached page can still name them."""
-    swept = request.services.catalog.sweep_pictures(timedelta(days=args.older_than_days),
-                                                    _actor(request))
+    swept = services.catalog.sweep_pictures(timedelta(days=args.older_than_days),
+                                                    _actor())
     return f"deleted {len(swept)} unused pictures"
 
 
-def reconcile_payments(request: Request, args: argparse.Namespace) -> str:
+def reconcile_payments(services: Services, args: argparse.Namespace) -> str:
     """Ask the provider about orders pending for a while, so missed webhooks heal."""
-    settings = request.registry.container.settings
-    report = request.services.payments.reconcile(
-        _actor(request), timedelta(minutes=settings.reconcile_after_minutes))
+    report = services.payments.reconcile(_actor(), services.policies.reconcile_after)
     return (f"checked {report.checked} pending orders: {report.paid} paid, "
             f"{report.cancelled} cancelled; {report.refunds_finished} refunds finished; "
             f"{report.failed} could not be checked (tried again next run)")
@@ -151,7 +149,7 @@ class _Progress:
                   end="\n" if done == self._total else "", file=sys.stderr, flush=True)
 
 
-def import_items(request: Request, args: argparse.Namespace) -> str:
+def import_items(services: Services, args: argparse.Namespace) -> str:
     """Create or update items from a CSV file, all or nothing."""
     try:
         with open(args.file, newline="", encoding="utf-8-sig") as source:
@@ -162,8 +160,8 @@ def import_items(request: Request, args: argparse.Namespace) -> str:
         raise CliError("bad_csv", f"cannot read {args.file}: {error.strerror}") from None
     except catalog_csv.CsvProblem as error:
         raise CliError("bad_csv", str(error)) from None
-    report = request.services.transfer.import_rows(
-        rows, _actor(request), catalog_csv.load_fields, _Progress(len(rows)))
+    report = services.transfer.import_rows(
+        rows, _actor(), catalog_csv.load_fields, _Progress(len(rows)))
     if report.rejected:
         for row in report.rejected:
             print(f"line {row.line}: {'; '.join(row.reasons)}", file=sys.stderr)
@@ -173,7 +171,7 @@ def import_items(request: Request, args: argparse.Namespace) -> str:
             f"{report.unchanged} unchanged")
 
 
-def export_items(request: Request, args: argparse.Namespace) -> str:
+def export_items(services: Services, args: argparse.Namespace) -> str:
     """Write the items on sale as CSV (the columns import-items reads)."""
     try:
         target = sys.stdout if args.file == "-" else open(  # noqa: SIM115
@@ -181,15 +179,15 @@ def export_items(request: Request, args: argparse.Namespace) -> str:
     except OSError as error:
         raise CliError("cannot_write", f"cannot write {args.file}: {error.strerror}") from None
     try:
-        count = catalog_csv.write_rows(target, request.services.transfer.export_rows(
-            _actor(request)))
+        count = catalog_csv.write_rows(target, services.transfer.export_rows(
+            _actor()))
     finally:
         if target is not sys.stdout:
             target.close()
     return f"exported {count} items" if args.file != "-" else ""
 
 
-def _actor(request: Request) -> Actor:
+def _actor() -> Actor:
     return Actor.system(request_id=f"cli:{os.getpid()}")
 
 
@@ -253,16 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-Handler = Callable[[Request, argparse.Namespace], Any]
-
-
-def _close_connections(registry: Any) -> None:
-    """Close the pooled database connections before the command returns, rather than
-    leaving them to the garbage collector (main also runs in-process, in tests)."""
-    container = registry.container
-    for engine in (container.engine, container.replica_engine):
-        if engine is not None:
-            engine.dispose()
+Handler = Callable[[Any, argparse.Namespace], Any]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -274,15 +263,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Handler = args.handler
     try:
         with bootstrap(args.config) as env:
-            request = env["request"]
+            container = env["registry"].container
             try:
                 if args.transactional:
-                    with request.tm:
-                        result = handler(request, args)
+                    result = container.in_transaction(
+                        lambda services: handler(services, args))
                 else:
-                    result = handler(request, args)
+                    result = handler(container, args)
             finally:
-                _close_connections(env["registry"])
+                container.close()
     except (DomainError, CliError) as error:
         print(f"{error.code}: {error.message}", file=sys.stderr)
         for name, problems in getattr(error, "details", {}).items():

@@ -9,6 +9,7 @@ only browses the catalog pays for nothing else.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import cached_property
 
 from minimart.domain.accounts import LoginPolicy, RegistrationPolicy
@@ -51,6 +52,8 @@ class Policies:
     login: LoginPolicy = field(default_factory=LoginPolicy)
     registration: RegistrationPolicy = field(default_factory=RegistrationPolicy)
     orders: OrderLimits = DEFAULT_LIMITS
+    # pending orders older than this are asked about at the provider (reconcile-payments)
+    reconcile_after: timedelta = timedelta(minutes=5)
 
 
 class Services:

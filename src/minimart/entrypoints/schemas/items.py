@@ -3,7 +3,6 @@ how the catalog is browsed and its stock adjusted (the API and the pages alike).
 
 from __future__ import annotations
 
-
 from marshmallow import Schema, fields, validate
 
 from minimart.domain.catalog import (

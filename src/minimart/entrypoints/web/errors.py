@@ -21,33 +21,19 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from minimart.domain import errors
 from minimart.domain.accounts import RateLimited
-from minimart.domain.images import ImageTooLarge, UnsupportedImage
-from minimart.domain.payments import InvalidWebhook, PaymentDeclined
 from minimart.entrypoints.web.html.error_pages import error_page, static_error_page
-from minimart.entrypoints.web.problems import HttpProblem, error_body, field_messages
+from minimart.entrypoints.web.problems import (
+    HttpProblem,
+    InternalError,
+    InvalidRequest,
+    MethodNotAllowed,
+    error_body,
+    field_messages,
+    general_code,
+    status_of,
+)
 
 log = logging.getLogger(__name__)
-
-STATUS_OF: list[tuple[type[errors.DomainError], int]] = [
-    (PaymentDeclined, 402),
-    (InvalidWebhook, 400),
-    (RateLimited, 429),
-    (UnsupportedImage, 415),
-    (ImageTooLarge, 413),
-    (errors.NotFound, 404),
-    (errors.Conflict, 409),
-    (errors.ValidationFailed, 422),
-    (errors.PreconditionFailed, 412),
-    (errors.Unauthenticated, 401),
-    (errors.Forbidden, 403),
-    (errors.Unavailable, 503),
-]
-
-CODE_OF_STATUS = {400: "bad_request", 401: "unauthenticated", 403: "forbidden",
-                  404: "not_found", 405: "method_not_allowed", 409: "conflict",
-                  412: "precondition_failed", 413: "payload_too_large",
-                  415: "unsupported_media_type", 422: "validation_failed",
-                  429: "rate_limited", 503: "unavailable"}
 
 
 def json_error(request: Request, status: int, code: str, message: str,
@@ -59,6 +45,11 @@ def json_error(request: Request, status: int, code: str, message: str,
     if status == 401:
         response.headers["WWW-Authenticate"] = "Bearer"
     return response
+
+
+def json_problem(request: Request, error: errors.DomainError | HttpProblem) -> Response:
+    """The envelope of a named kind: its status from the one table, its own code."""
+    return json_error(request, status_of(error), error.code, error.message, error.details)
 
 
 NOT_PAGES = ("/api/", "/images/")
@@ -74,23 +65,22 @@ def is_page(request: Request) -> bool:
 
 
 def domain_error_view(exc: errors.DomainError, request: Request) -> Response:
-    status = next((code for kind, code in STATUS_OF if isinstance(exc, kind)), 400)
     if is_page(request):
-        response = error_page(request, status, exc.message)
+        response = error_page(request, status_of(exc), exc.message)
     else:
-        response = json_error(request, status, exc.code, exc.message, exc.details)
+        response = json_problem(request, exc)
     if isinstance(exc, RateLimited):
         response.headers["Retry-After"] = str(exc.retry_after)
     return response
 
 
 def problem_view(exc: HttpProblem, request: Request) -> Response:
-    return json_error(request, exc.status, exc.code, exc.message, exc.details)
+    return json_problem(request, exc)
 
 
 def validation_view(exc: ValidationError, request: Request) -> Response:
-    return json_error(request, 422, "validation_failed", "the request is not valid",
-                      field_messages(exc.messages))
+    return json_problem(request, InvalidRequest("the request is not valid",
+                                                field_messages(exc.messages)))
 
 
 def forbidden_view(request: Request) -> Response:
@@ -100,8 +90,8 @@ def forbidden_view(request: Request) -> Response:
             return HTTPSeeOther(request.route_path("html.login", _query=wanted))
         return error_page(request, 403, "Your account may not open this page.")
     if request.account is None:
-        return json_error(request, 401, "unauthenticated", "sign in with a bearer token")
-    return json_error(request, 403, "forbidden", "your role may not do this")
+        return json_problem(request, errors.Unauthenticated("sign in with a bearer token"))
+    return json_problem(request, errors.Forbidden("your role may not do this"))
 
 
 def allowed_methods(request: Request, route_name: str) -> list[str]:
@@ -125,11 +115,11 @@ def notfound_view(request: Request) -> Response:
             return response
         return error_page(request, 404, "There is no page at this address.")
     if request.matched_route is not None:
-        response = json_error(request, 405, "method_not_allowed",
-                              f"{request.method} is not allowed here")
+        response = json_problem(request, MethodNotAllowed(
+            f"{request.method} is not allowed here"))
         response.allow = allowed_methods(request, request.matched_route.name)
         return response
-    return json_error(request, 404, "not_found", "no such resource")
+    return json_problem(request, errors.NotFound("no such resource"))
 
 
 def http_exception_view(exc: HTTPException, request: Request) -> Response:
@@ -140,8 +130,7 @@ def http_exception_view(exc: HTTPException, request: Request) -> Response:
                                             "site, so nothing was changed. Go back, reload the "
                                             "page and try again.")
         return error_page(request, status, exc.explanation or exc.title)
-    return json_error(request, status, CODE_OF_STATUS.get(status, "error"),
-                      exc.explanation or exc.title)
+    return json_error(request, status, general_code(status), exc.explanation or exc.title)
 
 
 def database_unavailable_view(exc: DBAPIError | PoolTimeout, request: Request) -> Response:
@@ -151,8 +140,8 @@ def database_unavailable_view(exc: DBAPIError | PoolTimeout, request: Request) -
         return static_error_page(request, 503, "The shop cannot reach its database just "
                                                "now. Nothing was changed; please try again "
                                                "shortly.")
-    return json_error(request, 503, "unavailable",
-                      "the database is unavailable; nothing was changed, retry is safe")
+    return json_problem(request, errors.Unavailable(
+        "the database is unavailable; nothing was changed, retry is safe"))
 
 
 def internal_error_view(exc: Exception, request: Request) -> Response:
@@ -160,8 +149,8 @@ def internal_error_view(exc: Exception, request: Request) -> Response:
     if is_page(request):
         return error_page(request, 500, "Something went wrong on our side; nothing was "
                                         "changed.")
-    return json_error(request, 500, "internal_error",
-                      "something went wrong on our side; nothing was changed")
+    return json_problem(request, InternalError(
+        "something went wrong on our side; nothing was changed"))
 
 
 def includeme(config: Configurator) -> None:

@@ -15,7 +15,13 @@ from urllib.parse import parse_qsl
 from marshmallow import EXCLUDE, Schema
 from pyramid.request import Request
 
-from minimart.entrypoints.web.problems import HttpProblem
+from minimart.entrypoints.web.problems import (
+    BadRequest,
+    InvalidRequest,
+    MalformedJson,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
 
 MAX_DEPTH = 32  # no request shape nests deeper than a few levels; 32 leaves room
 
@@ -23,29 +29,32 @@ MAX_DEPTH = 32  # no request shape nests deeper than a few levels; 32 leaves roo
 def json_body(request: Request, schema: Schema) -> dict[str, Any]:
     limit = request.registry.container.settings.max_body_bytes
     if request.content_length is not None and request.content_length > limit:
-        raise HttpProblem(413, "payload_too_large", f"the body is over {limit} bytes")
+        raise too_large(limit)
     if request.content_type != "application/json":
-        raise HttpProblem(415, "unsupported_media_type", "send the body as application/json")
+        raise UnsupportedMediaType("send the body as application/json")
     raw = request.body
     if len(raw) > limit:
-        raise HttpProblem(413, "payload_too_large", f"the body is over {limit} bytes")
+        raise too_large(limit)
     try:
         data = json.loads(raw)
     except RecursionError:  # deeper than the interpreter's limit, so far deeper than ours
         raise _too_deep() from None
     except ValueError:
-        raise HttpProblem(400, "malformed_json", "the body is not valid JSON") from None
+        raise MalformedJson("the body is not valid JSON") from None
     if not isinstance(data, dict):
-        raise HttpProblem(400, "bad_request", "the body must be a JSON object")
+        raise BadRequest("the body must be a JSON object")
     if nesting_depth(data) > MAX_DEPTH:
         raise _too_deep()
     if not is_unicode(data):
-        raise HttpProblem(400, "malformed_json",
-                          "the body has text that is not Unicode (an unpaired surrogate)")
+        raise MalformedJson("the body has text that is not Unicode (an unpaired surrogate)")
     if b"\\" in raw and holds_nul(data):  # JSON has NUL in a string only as an escape
-        raise HttpProblem(422, "validation_failed", "text must not hold NUL characters",
-                          {"_body": ["remove the NUL (\\u0000) characters"]})
+        raise InvalidRequest("text must not hold NUL characters",
+                             {"_body": ["remove the NUL (\\u0000) characters"]})
     return schema.load(data)
+
+
+def too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"the body is over {limit} bytes")
 
 
 def holds_nul(value: Any) -> bool:
@@ -76,10 +85,9 @@ def is_unicode(value: Any) -> bool:
     return True
 
 
-def _too_deep() -> HttpProblem:
-    return HttpProblem(400, "bad_request",
-                       f"the body nests arrays and objects more than {MAX_DEPTH} levels deep",
-                       {"max_depth": MAX_DEPTH})
+def _too_deep() -> BadRequest:
+    return BadRequest(f"the body nests arrays and objects more than {MAX_DEPTH} levels deep",
+                      {"max_depth": MAX_DEPTH})
 
 
 def nesting_depth(value: Any) -> int:
@@ -118,15 +126,15 @@ def query_pairs(request: Request) -> dict[str, str]:
         pairs = parse_qsl(request.query_string, keep_blank_values=True, separator="&",
                           errors="strict")
     except UnicodeDecodeError:
-        raise HttpProblem(400, "bad_request", "the query string is not UTF-8") from None
+        raise BadRequest("the query string is not UTF-8") from None
     counts = Counter(key for key, _ in pairs)
     repeated = [key for key, count in counts.items() if count > 1]
     if repeated:
-        raise HttpProblem(422, "validation_failed", "a query parameter is repeated",
-                          {key: ["give this parameter once"] for key in repeated})
+        raise InvalidRequest("a query parameter is repeated",
+                             {key: ["give this parameter once"] for key in repeated})
     params = dict(pairs)
     nul = [key for key, value in params.items() if "\x00" in key or "\x00" in value]
     if nul:
-        raise HttpProblem(422, "validation_failed", "text must not hold NUL characters",
-                          {key: ["remove the NUL character"] for key in nul})
+        raise InvalidRequest("text must not hold NUL characters",
+                             {key: ["remove the NUL character"] for key in nul})
     return params

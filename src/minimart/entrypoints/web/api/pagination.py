@@ -19,9 +19,9 @@ from marshmallow import EXCLUDE, Schema, ValidationError
 from pyramid.request import Request
 
 from minimart.domain.paging import PageAfter
+from minimart.entrypoints.schemas.common import MAX_CURSOR
 from minimart.entrypoints.web.api.body import query_pairs
 
-MAX_CURSOR = 4000  # q (200 characters) and every filter at their longest fit with room
 ValueParser = Callable[[Any], Any]
 
 

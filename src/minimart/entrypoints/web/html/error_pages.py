@@ -1,5 +1,6 @@
 """Error pages for the HTML entrypoint; the web package's exception views call these for
-every path outside the JSON API."""
+every path outside the JSON API. Each status's heading comes from the error table
+(entrypoints/web/problems.py)."""
 
 from __future__ import annotations
 
@@ -12,21 +13,18 @@ from pyramid_jinja2 import IJinja2Environment
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from minimart.entrypoints.web.problems import title_of
+
 log = logging.getLogger(__name__)
 
 TEMPLATE = "minimart.entrypoints.web.html:templates/error.jinja2"
 STATIC_TEMPLATE = "minimart.entrypoints.web.html:templates/static_error.jinja2"
-TITLES = {400: "That request did not make sense", 402: "Payment declined",
-          403: "Not allowed", 404: "Page not found", 405: "Not allowed here",
-          409: "That cannot be done now", 412: "Changed meanwhile",
-          413: "Too large", 415: "Not a supported file", 422: "Not valid",
-          429: "Too many attempts", 503: "Unavailable"}
 # The database does not answer: it refused, timed out, or the pool had no connection left.
 DATABASE_UNAVAILABLE = (OperationalError, PoolTimeout)
 
 
 def _values(status: int, message: str) -> dict[str, object]:
-    return {"status": status, "title": TITLES.get(status, "Something went wrong"),
+    return {"status": status, "title": title_of(status),
             "message": message[:1].upper() + message[1:]}
 
 

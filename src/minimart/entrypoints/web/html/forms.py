@@ -22,8 +22,8 @@ from pyramid.request import Request
 
 from minimart.domain.accounts import RateLimited
 from minimart.domain.errors import DomainError
-from minimart.entrypoints.web.errors import STATUS_OF
 from minimart.entrypoints.web.html.money import parse_amount
+from minimart.entrypoints.web.problems import status_of
 
 FORM = "_form"  # messages about the whole form, shown above it
 
@@ -145,8 +145,7 @@ def refuse(request: Request, form: Form, error: DomainError,
            field_of_code: Mapping[str, str] | None = None) -> None:
     """Show a service's refusal on the form, with the API's status, committing nothing."""
     request.tm.doom()
-    request.response.status_int = next(
-        (status for kind, status in STATUS_OF if isinstance(error, kind)), 400)
+    request.response.status_int = status_of(error)
     if isinstance(error, RateLimited):
         request.response.headers["Retry-After"] = str(error.retry_after)
     readable = {key: messages for key, messages in error.details.items()
