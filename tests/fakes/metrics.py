@@ -6,11 +6,13 @@ from collections import Counter
 
 from minimart.domain.orders import Order, OrderQuery, OrderStatus
 from minimart.domain.payments import PaymentStatus
+from minimart.domain.ports.metrics import ShopGauges
 from tests.fakes.orders import MemoryOrderRepository
 
 
-class MemoryShopGauges:
-    """Counts the orders of `orders`; the pool figures are whatever the test sets."""
+class MemoryShopGauges(ShopGauges):
+    """Counts the orders of `orders`; the pool figures are whatever the test sets. (Named
+    as a subclass of its port so that mypy holds it to the port's shape.)"""
 
     def __init__(self, orders: MemoryOrderRepository,
                  connections: tuple[int, int] = (0, 0)) -> None:

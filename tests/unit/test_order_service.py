@@ -45,6 +45,7 @@ from minimart.domain.payments import (
     PaymentStatus,
 )
 from minimart.domain.pricing import Pricing
+from minimart.domain.services.order_placement import OrderPlacement
 from minimart.domain.store import StoreSettings
 from tests.fakes.common import FixedClock
 from tests.fakes.wiring import fake_adapters, fake_policies, fake_services
@@ -538,7 +539,7 @@ def test_a_replay_of_an_order_whose_provider_call_never_happened_pays_it(shop, t
     """An order left unstarted by a crash between the reservation and the provider call."""
     shop.gateway.down = True
     with monkeypatch.context() as crash:  # the process dies before it can undo anything
-        crash.setattr(shop.service, "_undo_reservation", lambda *_: None)
+        crash.setattr(OrderPlacement, "_undo_reservation", lambda *_: None)
         with pytest.raises(PaymentProviderUnavailable):
             shop.place((tea, 3), key="key-1", payment_method="pm_card_visa")
     shop.gateway.down = False

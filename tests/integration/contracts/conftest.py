@@ -40,8 +40,8 @@ from minimart.adapters.sqlalchemy.metrics import SqlAlchemyShopGauges
 from minimart.adapters.sqlalchemy.orders import (
     SqlAlchemyIdempotencyKeys,
     SqlAlchemyOrderRepository,
-    SqlAlchemyPaymentEventLog,
 )
+from minimart.adapters.sqlalchemy.payments import SqlAlchemyPaymentEventLog
 from minimart.adapters.sqlalchemy.store import SqlAlchemyStoreSettingsRepository
 from minimart.domain.accounts import Account
 from minimart.domain.actors import Role

@@ -1,4 +1,5 @@
-"""Orders with their refunds, payment events and Idempotency-Keys on SQLAlchemy Core."""
+"""Orders with their refunds, and the Idempotency-Keys that answer a repeated placement, on
+SQLAlchemy Core."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from minimart.adapters.sqlalchemy.tables import (
     idempotency_keys,
     order_lines,
     orders,
-    payment_events,
     refunds,
 )
 from minimart.domain.money import Money
@@ -32,7 +32,7 @@ from minimart.domain.orders import (
     Refund,
     RefundState,
 )
-from minimart.domain.payments import PaymentEvent, PaymentStatus
+from minimart.domain.payments import PaymentStatus
 from minimart.domain.pricing import Totals
 
 # Built once, values bound per call (see base.py).
@@ -316,14 +316,6 @@ class SqlAlchemyOrderRepository(Repository):
         return [PeriodTotals(orders=int(found[i].orders), revenue=int(found[i].revenue))
                 if i in found else PeriodTotals(orders=0, revenue=0)
                 for i in range(len(boundaries) - 1)]
-
-
-class SqlAlchemyPaymentEventLog(Repository):
-    def first_delivery(self, event: PaymentEvent, at: datetime) -> bool:
-        return insert_or_skip(self._session, payment_events,
-                              {"id": event.id, "type": event.type,
-                               "payment_intent_id": event.payment_intent_id,
-                               "received_at": at}, payment_events.c.id)
 
 
 class SqlAlchemyIdempotencyKeys(Repository):

@@ -27,8 +27,8 @@ from minimart.adapters.sqlalchemy.catalog import (
 from minimart.adapters.sqlalchemy.orders import (
     SqlAlchemyIdempotencyKeys,
     SqlAlchemyOrderRepository,
-    SqlAlchemyPaymentEventLog,
 )
+from minimart.adapters.sqlalchemy.payments import SqlAlchemyPaymentEventLog
 from minimart.adapters.sqlalchemy.store import SqlAlchemyStoreSettingsRepository
 
 
