@@ -40,7 +40,7 @@ from minimart.domain.actors import Actor, Role
 from minimart.domain.catalog import NewItem
 from minimart.domain.ids import new_id
 from minimart.domain.paging import PageAfter
-from minimart.entrypoints.web.api.pagination import encode_listing_cursor
+from minimart.entrypoints.web.cursors import encode_listing_cursor
 
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent

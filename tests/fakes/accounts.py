@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from minimart.domain.accounts import Account
-from minimart.domain.errors import Conflict
+from minimart.domain.errors import EmailTaken
 
 
 class MemoryEndedSignIns:
@@ -109,7 +109,7 @@ class MemoryAccountRepository:
 
     def add(self, account: Account) -> None:
         if self.get_by_email(account.email) is not None:
-            raise Conflict("an account with this email exists", code="email_taken")
+            raise EmailTaken("an account with this email exists")
         self._accounts[account.id] = account
 
     def get(self, account_id: str) -> Account | None:

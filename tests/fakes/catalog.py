@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from minimart.domain.catalog import MAX_STOCK, Item, ItemQuery, sort_value
 from minimart.domain.categories import Category, name_key, name_taken
-from minimart.domain.errors import Conflict
+from minimart.domain.errors import SkuTaken
 from minimart.domain.images import Picture
 from minimart.domain.orders import (
     Shortage,
@@ -39,7 +39,7 @@ class MemoryItemRepository:
 
     def add(self, item: Item) -> None:
         if item.sku is not None and self.get_by_sku(item.sku) is not None:
-            raise Conflict(f"sku {item.sku!r} is taken", code="sku_taken")
+            raise SkuTaken(f"sku {item.sku!r} is taken")
         self._items[item.id] = item
 
     def get(self, item_id: str) -> Item | None:
@@ -67,7 +67,7 @@ class MemoryItemRepository:
             if item.sku is not None:
                 holder = self.get_by_sku(item.sku)
                 if holder is not None and holder.id != item.id:
-                    raise Conflict(f"sku {item.sku!r} is taken", code="sku_taken")
+                    raise SkuTaken(f"sku {item.sku!r} is taken")
             self._items[item.id] = item
             return True
 

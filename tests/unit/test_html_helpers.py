@@ -11,7 +11,7 @@ from minimart.domain.errors import ValidationFailed
 from minimart.domain.money import Money
 from minimart.domain.orders import DailySales
 from minimart.entrypoints.schemas.items import ItemCreateText
-from minimart.entrypoints.web.api.orders import OrderIn
+from minimart.entrypoints.schemas.orders import OrderIn
 from minimart.entrypoints.web.html.chart import nice_step, sales_chart
 from minimart.entrypoints.web.html.forms import (
     FORM,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from minimart.domain.errors import Conflict, ValidationFailed
+from minimart.domain.errors import Conflict, NameTaken, ValidationFailed
 
 EDITABLE = frozenset({"name", "description", "position"})
 
@@ -31,7 +31,7 @@ def name_key(name: str) -> str:
 
 
 def name_taken(name: str) -> Conflict:
-    return Conflict(f"a category named {name!r} exists", code="name_taken",
+    return NameTaken(f"a category named {name!r} exists",
                     details={"name": ["another category has this name"]})
 
 

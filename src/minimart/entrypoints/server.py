@@ -33,7 +33,12 @@ from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer, create_server
 from waitress.task import ErrorTask
 
-from minimart.entrypoints.web.problems import error_body
+from minimart.entrypoints.web.problems import (
+    BadRequest,
+    InternalError,
+    PayloadTooLarge,
+    error_body,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +49,8 @@ StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
-_CODES = {400: "bad_request", 413: "payload_too_large", 431: "bad_request",
-          500: "internal_error"}
+_CODES = {400: BadRequest.code, 413: PayloadTooLarge.code, 431: BadRequest.code,
+          500: InternalError.code}
 
 
 class JsonErrorTask(ErrorTask):
@@ -57,7 +62,7 @@ class JsonErrorTask(ErrorTask):
             super().execute()
             return
         error = self.request.error
-        code = _CODES.get(error.code, "bad_request")
+        code = _CODES.get(error.code, BadRequest.code)
         message = f"{error.reason.lower()}: {error.body}".rstrip(": ")
         body = json.dumps(error_body(code, message), separators=(",", ":")).encode()
         self.status = f"{error.code} {error.reason}"

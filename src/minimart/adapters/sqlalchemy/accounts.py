@@ -26,7 +26,7 @@ from minimart.adapters.sqlalchemy.tables import (
 )
 from minimart.domain.accounts import Account
 from minimart.domain.actors import Role
-from minimart.domain.errors import Conflict
+from minimart.domain.errors import EmailTaken
 
 # Read on every authenticated request: built once.
 ACCOUNT_BY_ID = select(accounts).where(accounts.c.id == bindparam("account_id"))
@@ -161,7 +161,7 @@ class SqlAlchemyAccountRepository(Repository):
         except IntegrityError as error:
             if not violates(error, "uq_accounts_email"):
                 raise
-            raise Conflict("an account with this email exists", code="email_taken") from error
+            raise EmailTaken("an account with this email exists") from error
 
     def get(self, account_id: str) -> Account | None:
         row = self._session.execute(ACCOUNT_BY_ID, {"account_id": account_id}).first()

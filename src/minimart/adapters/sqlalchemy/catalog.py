@@ -27,7 +27,7 @@ from minimart.adapters.sqlalchemy.base import Repository, violates
 from minimart.adapters.sqlalchemy.tables import categories, items
 from minimart.domain.catalog import MAX_STOCK, Item, ItemQuery, ItemSort
 from minimart.domain.categories import Category, name_key, name_taken
-from minimart.domain.errors import Conflict
+from minimart.domain.errors import Conflict, SkuTaken
 from minimart.domain.money import Money
 from minimart.domain.orders import Shortage
 
@@ -139,7 +139,7 @@ _SORT_COLUMNS = {"name": items.c.name_key, "price": items.c.price, "created": it
 
 
 def _sku_conflict(sku: str | None) -> Conflict:
-    return Conflict(f"sku {sku!r} is taken", code="sku_taken")
+    return SkuTaken(f"sku {sku!r} is taken")
 
 
 class SqlAlchemyItemRepository(Repository):

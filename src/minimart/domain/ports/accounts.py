@@ -23,7 +23,7 @@ class PasswordHasher(Protocol):
 
 class AccountRepository(Protocol):
     def add(self, account: Account) -> None:
-        """Store a new account; a taken email raises Conflict(code='email_taken')."""
+        """Store a new account; a taken email raises EmailTaken."""
         ...
 
     def get(self, account_id: str) -> Account | None: ...

@@ -16,7 +16,7 @@ from minimart.domain.orders import (
 
 class ItemRepository(Protocol):
     def add(self, item: Item) -> None:
-        """Store a new item; a taken sku raises Conflict(code='sku_taken')."""
+        """Store a new item; a taken sku raises SkuTaken."""
         ...
 
     def get(self, item_id: str) -> Item | None: ...

@@ -29,11 +29,12 @@ from minimart.domain.accounts import (
 from minimart.domain.actors import Actor, Permission, Role
 from minimart.domain.audit import audit_event
 from minimart.domain.errors import (
-    Conflict,
+    EmailTaken,
     Forbidden,
     InvalidCredentials,
     InvalidState,
     NotFound,
+    TotpEnrolmentRequired,
     Unavailable,
     ValidationFailed,
 )
@@ -93,7 +94,7 @@ class AccountService:
         email = normalize_email(email)
         check_email_spelling(email)
         if self._uow.accounts.get_by_email(email) is not None:
-            raise Conflict("an account with this email exists", code="email_taken")
+            raise EmailTaken("an account with this email exists")
         now = self._clock.now()
         account = Account(id=new_id(), email=email, name=name.strip(), role=role,
                           password_hash=self._hasher.hash(password), created_at=now)
@@ -146,8 +147,8 @@ class AccountService:
             account = second
         elif self._policy.require_totp_for_staff and account.is_staff:
             self._give_back(self._uow.login_throttle, keys)
-            raise Forbidden("this shop requires two-factor sign-in for staff: enrol first "
-                            "(`minimart enrol-totp`)", code="totp_enrolment_required")
+            raise TotpEnrolmentRequired("this shop requires two-factor sign-in for staff: "
+                                        "enrol first (`minimart enrol-totp`)")
         self._uow.login_throttle.clear(account_key)
         if client:
             self._uow.login_throttle.give_back(address_key)

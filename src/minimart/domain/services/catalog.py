@@ -20,10 +20,10 @@ from minimart.domain.catalog import (
     sort_value,
 )
 from minimart.domain.errors import (
-    Conflict,
     InsufficientStock,
     NotFound,
     PreconditionFailed,
+    SkuTaken,
     ValidationFailed,
 )
 from minimart.domain.ids import new_id
@@ -222,7 +222,7 @@ class CatalogService:
             return
         holder = self._uow.items.get_by_sku(sku)
         if holder is not None and holder.id != own_id:
-            raise Conflict(f"sku {sku!r} is taken", code="sku_taken")
+            raise SkuTaken(f"sku {sku!r} is taken")
 
     def _record(self, actor: Actor, action: str, item_id: str,
                 changes: dict[str, list[Any]]) -> None:

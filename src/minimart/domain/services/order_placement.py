@@ -13,7 +13,15 @@ from dataclasses import replace
 
 from minimart.domain.actors import Actor, Permission
 from minimart.domain.catalog import Item
-from minimart.domain.errors import Conflict, InsufficientStock, ValidationFailed
+from minimart.domain.errors import (
+    BelowMinimumOrder,
+    IdempotencyKeyReused,
+    InsufficientStock,
+    StoreClosed,
+    TooManyPendingOrders,
+    TooManyPendingUnits,
+    ValidationFailed,
+)
 from minimart.domain.ids import new_id
 from minimart.domain.orders import (
     ClaimedKey,
@@ -101,8 +109,7 @@ class OrderPlacement:
     def _replay(self, earlier: ClaimedKey, request: PlaceOrder, actor: Actor) -> Order:
         """The same key again: the same order, with no second reservation or charge."""
         if earlier.fingerprint != request.fingerprint():
-            raise ValidationFailed("this Idempotency-Key was used for a different order",
-                                   code="idempotency_key_reused")
+            raise IdempotencyKeyReused("this Idempotency-Key was used for a different order")
         order = self._transitions.get(earlier.order_id)
         if (order.status is OrderStatus.PENDING_PAYMENT
                 and order.payment.status is PaymentStatus.NOT_STARTED):
@@ -117,12 +124,12 @@ class OrderPlacement:
                       for line, item in zip(request.lines, items, strict=True))
         store = self._store.current()
         if not store.takes_orders_at(self._clock.now()):
-            raise Conflict("the store is not taking orders now", code="store_closed")
+            raise StoreClosed("the store is not taking orders now")
         totals = compute_totals([line.line_total for line in lines], store.pricing,
                                 request.fulfilment.type is FulfilmentType.DELIVERY,
                                 request.tip)
         if totals.subtotal.amount < store.minimum_order:
-            raise Conflict("the order is below the store's minimum", code="below_minimum_order",
+            raise BelowMinimumOrder("the order is below the store's minimum",
                            details={"minimum_order": store.minimum_order,
                                     "subtotal": totals.subtotal.amount})
         self._check_holdings(actor.account_id or "", lines)
@@ -149,18 +156,17 @@ class OrderPlacement:
         limits = self._limits
         held = self._uow.orders.pending_holdings(customer_id)
         if held.orders >= limits.max_pending_orders:
-            raise Conflict(f"you have {held.orders} unpaid orders: pay or cancel one first",
-                           code="too_many_pending_orders",
-                           details={"pending_orders": held.orders,
-                                    "limit": limits.max_pending_orders})
+            raise TooManyPendingOrders(
+                f"you have {held.orders} unpaid orders: pay or cancel one first",
+                details={"pending_orders": held.orders, "limit": limits.max_pending_orders})
         over = [{"item_id": line.item_id, "held": held.units.get(line.item_id, 0),
                  "requested": line.quantity, "limit": limits.max_pending_units_per_item}
                 for line in lines
                 if held.units.get(line.item_id, 0) + line.quantity
                 > limits.max_pending_units_per_item]
         if over:
-            raise Conflict("your unpaid orders would hold too much of an item: pay or cancel "
-                           "them first", code="too_many_pending_units", details={"lines": over})
+            raise TooManyPendingUnits("your unpaid orders would hold too much of an item: pay or "
+                                      "cancel them first", details={"lines": over})
 
     def _orderable_items(self, lines: tuple[RequestedLine, ...]) -> list[Item]:
         found: list[Item] = []

@@ -14,7 +14,7 @@ from typing import Any
 
 from minimart.domain.actors import Actor
 from minimart.domain.audit import audit_event
-from minimart.domain.errors import Conflict, InvalidState, NotFound
+from minimart.domain.errors import AmountMismatch, InvalidState, NotFound
 from minimart.domain.orders import Order, OrderStatus
 from minimart.domain.payments import PaymentProviderUnavailable, PaymentStatus
 from minimart.domain.ports.clock import Clock
@@ -63,7 +63,7 @@ class OrderTransitions:
         if order.status is OrderStatus.PAID:
             return order
         if amount_received != order.totals.total.amount:
-            raise Conflict("the amount paid does not match the order", code="amount_mismatch")
+            raise AmountMismatch("the amount paid does not match the order")
         paid = self.try_mark_paid(order, amount_received, actor)
         return paid or self.settled(order.id, OrderStatus.PAID)
 

@@ -7,6 +7,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validates_schema
 
 MAX_CURSOR = 4000  # q (200 characters) and every filter at their longest fit with room
+MAX_AMOUNT = 10**12  # the most any amount in a body may name, in minor units
 
 
 class JsonBoolean(fields.Boolean):

@@ -5,9 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from minimart.domain.orders import MAX_LINES, MAX_QUANTITY, FulfilmentType, OrderStatus
-from minimart.entrypoints.schemas.common import MAX_CURSOR
-
-MAX_AMOUNT = 10**12
+from minimart.entrypoints.schemas.common import MAX_AMOUNT, MAX_CURSOR
 
 
 class LineIn(Schema):

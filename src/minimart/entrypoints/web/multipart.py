@@ -14,7 +14,7 @@ from pyramid.request import Request
 from pyramid.response import Response
 
 from minimart.entrypoints.web.errors import NOT_PAGES
-from minimart.entrypoints.web.problems import HttpProblem
+from minimart.entrypoints.web.problems import BadRequest
 
 # RFC 2046: 1 to 70 characters, quoted or not.
 _BOUNDARY = re.compile(r';\s*boundary\s*=\s*(?:"[^"]{1,70}"|[^\s;"]{1,70})', re.IGNORECASE)
@@ -35,7 +35,7 @@ def multipart_tween_factory(handler: Callable[[Request], Response],
                 not has_boundary(request.headers.get("Content-Type", "")):
             # Raised under the exception views, so they answer it.
             if request.path.startswith(NOT_PAGES):
-                raise HttpProblem(400, "bad_request", API_MESSAGE)
+                raise BadRequest(API_MESSAGE)
             error = HTTPBadRequest()
             error.explanation = MESSAGE
             raise error

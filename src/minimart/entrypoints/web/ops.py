@@ -10,6 +10,7 @@ from pyramid.request import Request
 from pyramid.response import Response
 from sqlalchemy.exc import SQLAlchemyError
 
+from minimart.domain.errors import Unavailable
 from minimart.entrypoints.web.errors import json_error
 
 log = logging.getLogger(__name__)
@@ -25,9 +26,9 @@ def readyz(request: Request) -> Response | dict[str, Any]:
         current = request.registry.container.schema_is_current()
     except SQLAlchemyError as error:
         log.warning("not ready: database does not answer: %s", error.__class__.__name__)
-        return json_error(request, 503, "unavailable", "the database does not answer")
+        return json_error(request, 503, Unavailable.code, "the database does not answer")
     if not current:
-        return json_error(request, 503, "unavailable",
+        return json_error(request, 503, Unavailable.code,
                           "the database schema is not current: run `minimart db upgrade`")
     return {"status": "ready"}
 

@@ -86,7 +86,8 @@ KIND_STATUS: dict[Kind, int] = {
     RateLimited: 429,
     InternalError: 500,
     errors.Unavailable: 503,
-    errors.DomainError: 400,  # a kind nothing above names: what the views always answered
+    # the bases, for a kind nothing above names: what the views always answered
+    errors.DomainError: 400, HttpProblem: 400,
 }
 
 
@@ -124,8 +125,8 @@ STATUSES: dict[int, Status] = {
     422: Status("ValidationFailed", "Not valid",
                 "`details` maps each bad field to its messages"),
     429: Status("RateLimited", "Too many attempts",
-                "too many failed sign-ins, or registrations from one address; see "
-                "Retry-After"),
+                "too many failed sign-ins, or registrations from one address (see "
+                "Retry-After)"),
     500: Status("InternalError", "Something went wrong",
                 "a fault on the server's side; nothing was changed"),
     503: Status("Unavailable", "Unavailable",

@@ -15,7 +15,7 @@ from pyramid.request import Request
 from pyramid.response import Response
 
 from minimart.entrypoints.web.metrics import observe_request
-from minimart.entrypoints.web.problems import error_body
+from minimart.entrypoints.web.problems import BadRequest, error_body
 
 log = logging.getLogger("minimart.requests")
 _SANE_ID = re.compile(r"\A[A-Za-z0-9._:-]{1,128}\Z")
@@ -61,7 +61,7 @@ def request_id_tween_factory(handler: Handler, registry: Registry) -> Handler:
         request.request_id = request_id_of(request)
         problem = unreadable_url(request)
         response = answer_anyway(handler, request) if problem is None else Response(
-            status=400, json_body=error_body("bad_request", problem), charset="utf-8")
+            status=400, json_body=error_body(BadRequest.code, problem), charset="utf-8")
         response.headers["X-Request-ID"] = request.request_id
         route = request.matched_route.name if getattr(request, "matched_route", None) else "-"
         account = getattr(request, "authenticated_account_id", None)

@@ -1,15 +1,25 @@
-"""The REST API under /api/v1: one module per resource, each with its schemas and views."""
+"""The REST API under /api/v1: one module per resource, each declaring its operations
+(operation.py) beside their views and schemas; openapi.py collects them into the
+document. A new resource module is added to RESOURCES, nowhere else."""
 
 from pyramid.config import Configurator
 
+from minimart.entrypoints.web.api import (
+    accounts,
+    audit,
+    categories,
+    item_images,
+    items,
+    orders,
+    payments,
+    store,
+)
+
+RESOURCES = (items, accounts, orders, payments, categories, store, audit, item_images)
+
 
 def includeme(config: Configurator) -> None:
-    config.include(".items", route_prefix="/api/v1")
-    config.include(".accounts", route_prefix="/api/v1")
-    config.include(".orders", route_prefix="/api/v1")
-    config.include(".payments", route_prefix="/api/v1")
-    config.include(".categories", route_prefix="/api/v1")
-    config.include(".store", route_prefix="/api/v1")
-    config.include(".audit", route_prefix="/api/v1")
-    config.include(".item_images")
-    config.include(".openapi", route_prefix="/api/v1")
+    for resource in RESOURCES:
+        config.include(resource)
+    config.include(".openapi")
+    config.include("minimart.entrypoints.web.pictures")  # what an item's image_url names

@@ -9,25 +9,36 @@ from pyramid.config import Configurator
 from pyramid.request import Request
 from pyramid.response import Response
 
-from minimart.domain.accounts import MAX_PASSWORD_LENGTH
-from minimart.domain.actors import Permission
-from minimart.entrypoints.schemas.accounts import Registration
+from minimart.domain import errors
+from minimart.domain.accounts import MAX_PASSWORD_LENGTH, OtpRequired, OtpUsed, RateLimited
+from minimart.domain.actors import Permission, Role
+from minimart.entrypoints.schemas.accounts import Credentials, Registration
 from minimart.entrypoints.web.api.body import json_body
+from minimart.entrypoints.web.api.operation import NO_CONTENT, Answer, Operations
+from minimart.entrypoints.web.api.shapes import ident, text, timestamp, whole
+
+api = Operations(tag="accounts")
+OWN = Permission.VIEW_OWN_ACCOUNT
+SECOND_FACTOR = Permission.SECOND_FACTOR
 
 
 class AccountSchema(Schema):
-    id = fields.String()
-    email = fields.String()
-    name = fields.String()
-    role = fields.String()
-    created_at = fields.DateTime()
+    id = ident()
+    email = text()
+    name = text()
+    role = text(validate=validate.OneOf([role.value for role in Role]))
+    created_at = timestamp()
 
 
-class Credentials(Schema):
-    email = fields.String(required=True, validate=validate.Length(min=1, max=254))
-    password = fields.String(required=True,
-                             validate=validate.Length(min=1, max=MAX_PASSWORD_LENGTH))
-    otp = fields.String(validate=validate.Length(min=1, max=64))
+class TokenSchema(Schema):
+    access_token = text()
+    token_type = text(validate=validate.OneOf(["Bearer"]))
+    expires_in = whole(1)
+
+
+class TotpEnrolmentSchema(Schema):
+    otpauth_uri = text(validate=validate.Regexp("^otpauth://"))
+    recovery_codes = fields.List(fields.String(), required=True)
 
 
 class PasswordChange(Schema):
@@ -49,6 +60,11 @@ class TotpConfirm(Schema):
 account_schema = AccountSchema()
 
 
+@api.operation("POST", "/accounts", route="api.accounts.list",
+               operation_id="registerAccount", summary="Register a customer account",
+               answers=(Answer(201, AccountSchema, "the new account", ("Location",)),),
+               body=Registration,
+               errors=(errors.ValidationFailed, errors.EmailTaken, RateLimited))
 def register(request: Request) -> dict[str, Any]:
     data = json_body(request, Registration())
     account = request.services.accounts.register(data["email"], data["password"],
@@ -59,6 +75,11 @@ def register(request: Request) -> dict[str, Any]:
     return account_schema.dump(account)
 
 
+@api.operation("POST", "/auth/token", route="api.auth.token", operation_id="issueToken",
+               summary="Sign in for a bearer token (with `otp` when two-factor sign-in is on)",
+               answers=(Answer(200, TokenSchema, "a bearer token"),), body=Credentials,
+               errors=(errors.InvalidCredentials, OtpRequired, OtpUsed,
+                       errors.TotpEnrolmentRequired, RateLimited))
 def issue_token(request: Request) -> dict[str, Any]:
     data = json_body(request, Credentials())
     account = request.services.accounts.authenticate(
@@ -69,10 +90,18 @@ def issue_token(request: Request) -> dict[str, Any]:
             "expires_in": codec.expires_in}
 
 
+@api.operation("GET", "/accounts/me", route="api.accounts.me", operation_id="getOwnAccount",
+               summary="The signed-in account",
+               answers=(Answer(200, AccountSchema, "the account"),), permission=OWN)
 def me(request: Request) -> dict[str, Any]:
     return account_schema.dump(request.account)
 
 
+@api.operation("POST", "/accounts/me/password", route="api.accounts.password",
+               operation_id="changePassword",
+               summary="Change one's password; every earlier token stops working",
+               answers=(NO_CONTENT,), permission=OWN, body=PasswordChange,
+               errors=(errors.InvalidCredentials, errors.ValidationFailed))
 def change_password(request: Request) -> Response:
     data = json_body(request, PasswordChange())
     request.services.accounts.change_password(request.account.id, data["current_password"],
@@ -80,6 +109,12 @@ def change_password(request: Request) -> Response:
     return Response(status=204, content_type=None)
 
 
+@api.operation("POST", "/auth/totp", route="api.auth.totp", operation_id="startTotp",
+               summary="Start two-factor sign-in",
+               answers=(Answer(201, TotpEnrolmentSchema, "the secret's URI and the recovery "
+                                                         "codes, shown this once"),),
+               permission=SECOND_FACTOR, body=TotpStart,
+               errors=(errors.InvalidCredentials, errors.InvalidState))
 def start_totp(request: Request) -> dict[str, Any]:
     data = json_body(request, TotpStart())
     enrolment = request.services.accounts.begin_totp(request.account.id, data["password"],
@@ -89,6 +124,10 @@ def start_totp(request: Request) -> dict[str, Any]:
     return {"otpauth_uri": enrolment.otpauth_uri, "recovery_codes": enrolment.recovery_codes}
 
 
+@api.operation("POST", "/auth/totp/confirm", route="api.auth.totp_confirm",
+               operation_id="confirmTotp", summary="Confirm two-factor sign-in with a first code",
+               answers=(NO_CONTENT,), permission=SECOND_FACTOR, body=TotpConfirm,
+               errors=(errors.ValidationFailed,))
 def confirm_totp(request: Request) -> Response:
     data = json_body(request, TotpConfirm())
     request.services.accounts.confirm_totp(request.account.id, data["code"], request.actor)
@@ -96,19 +135,4 @@ def confirm_totp(request: Request) -> Response:
 
 
 def includeme(config: Configurator) -> None:
-    config.add_route("api.accounts.list", "/accounts")
-    config.add_route("api.accounts.me", "/accounts/me")
-    config.add_route("api.auth.token", "/auth/token")
-    config.add_view(register, route_name="api.accounts.list", request_method="POST")
-    config.add_view(issue_token, route_name="api.auth.token", request_method="POST")
-    config.add_route("api.accounts.password", "/accounts/me/password")
-    config.add_route("api.auth.totp", "/auth/totp")
-    config.add_route("api.auth.totp_confirm", "/auth/totp/confirm")
-    own = Permission.VIEW_OWN_ACCOUNT.value
-    config.add_view(me, route_name="api.accounts.me", request_method="GET", permission=own)
-    config.add_view(change_password, route_name="api.accounts.password",
-                    request_method="POST", permission=own)
-    config.add_view(start_totp, route_name="api.auth.totp", request_method="POST",
-                    permission=Permission.SECOND_FACTOR.value)
-    config.add_view(confirm_totp, route_name="api.auth.totp_confirm", request_method="POST",
-                    permission=Permission.SECOND_FACTOR.value)
+    api.register(config)

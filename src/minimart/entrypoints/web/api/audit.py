@@ -4,38 +4,40 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields
 from pyramid.config import Configurator
 from pyramid.request import Request
 
 from minimart.domain.actors import Permission
 from minimart.domain.audit import AuditQuery
-from minimart.entrypoints.web.api.pagination import MAX_CURSOR, datetime_value, paged_query
+from minimart.entrypoints.schemas.audit import AuditListQuery
+from minimart.entrypoints.web.api.operation import Answer, Operations
+from minimart.entrypoints.web.api.shapes import ident, maybe_text, page_of, text, timestamp
+from minimart.entrypoints.web.cursors import datetime_value, paged_query
+
+api = Operations(tag="audit")
 
 
 class AuditEventSchema(Schema):
-    id = fields.String()
-    at = fields.DateTime()
-    actor_id = fields.String(allow_none=True)
-    action = fields.String()
-    entity_type = fields.String()
-    entity_id = fields.String()
-    changes = fields.Dict()
-    request_id = fields.String(allow_none=True)
-
-
-class AuditListQuery(Schema):
-    entity_type = fields.String(validate=validate.Length(min=1, max=32))
-    entity_id = fields.String(validate=validate.Length(min=1, max=64))
-    actor_id = fields.String(validate=validate.Length(min=1, max=32))
-    limit = fields.Integer(validate=validate.Range(min=1, max=100), load_default=20)
-    cursor = fields.String(validate=validate.Length(max=MAX_CURSOR))
+    id = ident()
+    at = timestamp()
+    actor_id = maybe_text()
+    action = text()
+    entity_type = text()
+    entity_id = text()
+    changes = fields.Dict(required=True, metadata={"additionalProperties": {
+        "type": "array", "minItems": 2, "maxItems": 2, "description": "[old, new]"}})
+    request_id = maybe_text()
 
 
 event_schema = AuditEventSchema()
 LIST_QUERY = AuditListQuery()
 
 
+@api.operation("GET", "/audit-events", route="api.audit_events.list",
+               operation_id="listAuditEvents", summary="Who changed what, newest first",
+               answers=(Answer(200, page_of(AuditEventSchema), "a page of audit events"),),
+               permission=Permission.AUDIT_READ, query=AuditListQuery)
 def list_events(request: Request) -> dict[str, Any]:
     paged = paged_query(request, LIST_QUERY, "audit", lambda _: datetime_value)
     params = paged.params
@@ -48,6 +50,4 @@ def list_events(request: Request) -> dict[str, Any]:
 
 
 def includeme(config: Configurator) -> None:
-    config.add_route("api.audit_events.list", "/audit-events")
-    config.add_view(list_events, route_name="api.audit_events.list", request_method="GET",
-                    permission=Permission.AUDIT_READ.value)
+    api.register(config)

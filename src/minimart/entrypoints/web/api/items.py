@@ -5,32 +5,72 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema
 from pyramid.config import Configurator
 from pyramid.request import Request
 from pyramid.response import Response
 
 from minimart.domain.actors import Permission
-from minimart.domain.catalog import (
-    DEFAULT_PAGE_SIZE,
-    MAX_PAGE_SIZE,
-    MAX_PRICE,
-    MAX_STOCK,
-    Item,
-    ItemQuery,
-    ItemSort,
-    NewItem,
+from minimart.domain.catalog import Item, ItemQuery, NewItem
+from minimart.domain.errors import InsufficientStock, PreconditionFailed, SkuTaken
+from minimart.entrypoints.schemas.items import (
+    ItemCreate,
+    ItemListQuery,
+    ItemPatch,
+    StockAdjustment,
 )
-from minimart.entrypoints.schemas.items import ItemCreate, ItemPatch
 from minimart.entrypoints.web.api.body import json_body
-from minimart.entrypoints.web.api.pagination import (
-    MAX_CURSOR,
+from minimart.entrypoints.web.api.operation import (
+    IF_MATCH,
+    IF_NONE_MATCH,
+    NO_CONTENT,
+    NOT_MODIFIED,
+    Answer,
+    Operations,
+)
+from minimart.entrypoints.web.api.shapes import (
+    amount,
+    currency,
+    flag,
+    ident,
+    maybe_text,
+    page_of,
+    text,
+    timestamp,
+)
+from minimart.entrypoints.web.cursors import (
     ValueParser,
     datetime_value,
     integer_value,
     paged_query,
     string_value,
 )
+from minimart.entrypoints.web.pictures import image_url
+
+api = Operations(tag="catalog")
+WRITE = Permission.CATALOG_WRITE
+
+
+class ItemSchema(Schema):
+    """An item as API.md shows it; item_json writes it."""
+
+    id = ident()
+    sku = maybe_text()
+    name = text()
+    description = text()
+    price = amount()
+    currency = currency()
+    stock = amount()
+    available = flag()
+    featured = flag()
+    archived = flag()
+    category_id = maybe_text()
+    image_url = maybe_text()
+    created_at = timestamp()
+    updated_at = timestamp()
+
+
+ITEM = Answer(200, ItemSchema, "the item", ("ETag",))
 
 
 def item_json(request: Request, item: Item) -> dict[str, Any]:
@@ -42,34 +82,6 @@ def item_json(request: Request, item: Item) -> dict[str, Any]:
             "featured": item.featured, "archived": item.archived,
             "category_id": item.category_id, "image_url": image_url(request, item),
             "created_at": item.created_at.isoformat(), "updated_at": item.updated_at.isoformat()}
-
-
-def image_url(request: Request, item: Item) -> str | None:
-    if item.image_key is None:
-        return None
-    return request.route_url("images.show", key=item.image_key)
-
-
-class ItemListQuery(Schema):
-    q = fields.String(validate=validate.Length(max=200))
-    min_price = fields.Integer(validate=validate.Range(min=0, max=MAX_PRICE))
-    max_price = fields.Integer(validate=validate.Range(min=0, max=MAX_PRICE))
-    in_stock = fields.Boolean()
-    available = fields.Boolean()
-    featured = fields.Boolean()
-    include_archived = fields.Boolean()
-    category = fields.String(validate=validate.Length(min=1, max=64))
-    sort = fields.Enum(ItemSort, by_value=True, load_default=ItemSort.NAME)
-    limit = fields.Integer(validate=validate.Range(min=1, max=MAX_PAGE_SIZE),
-                           load_default=DEFAULT_PAGE_SIZE)
-    cursor = fields.String(validate=validate.Length(max=MAX_CURSOR))
-
-
-class StockAdjustment(Schema):
-    delta = fields.Integer(strict=True, required=True, validate=[
-        validate.Range(min=-MAX_STOCK, max=MAX_STOCK),
-        validate.NoneOf([0], error="must not be 0: an adjustment changes the stock")])
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
 
 
 LIST_QUERY = ItemListQuery()
@@ -94,6 +106,11 @@ def _expected_version(request: Request) -> int | None:
     return 0
 
 
+@api.operation("GET", "/items", route="api.items.list", operation_id="listItems",
+               summary="Browse the catalog",
+               answers=(Answer(200, page_of(ItemSchema), "a page of items", ("ETag",)),
+                        NOT_MODIFIED),
+               query=ItemListQuery, headers=(IF_NONE_MATCH,))
 def list_items(request: Request) -> dict[str, Any]:
     paged = paged_query(request, LIST_QUERY, "items", _cursor_value)
     params = paged.params
@@ -113,11 +130,17 @@ def _cursor_value(params: dict[str, Any]) -> ValueParser:
     return _CURSOR_VALUES[params["sort"].key]
 
 
+@api.operation("GET", "/items/{id}", route="api.items.detail", operation_id="getItem",
+               summary="One item", answers=(ITEM, NOT_MODIFIED), headers=(IF_NONE_MATCH,))
 def get_item(request: Request) -> dict[str, Any]:
     item = request.services.catalog_reads.get_item(request.matchdict["id"], request.actor)
     return with_etag(request, item)
 
 
+@api.operation("POST", "/items", route="api.items.list", operation_id="createItem",
+               summary="Add an item",
+               answers=(Answer(201, ItemSchema, "the new item", ("Location", "ETag")),),
+               permission=WRITE, body=ItemCreate, errors=(SkuTaken,))
 def create_item(request: Request) -> dict[str, Any]:
     data = json_body(request, ItemCreate())
     item = request.services.catalog.create_item(NewItem(**data), request.actor)
@@ -126,6 +149,9 @@ def create_item(request: Request) -> dict[str, Any]:
     return with_etag(request, item)
 
 
+@api.operation("PATCH", "/items/{id}", route="api.items.detail", operation_id="updateItem",
+               summary="Change an item", answers=(ITEM,), permission=WRITE, body=ItemPatch,
+               headers=(IF_MATCH,), errors=(SkuTaken, PreconditionFailed))
 def update_item(request: Request) -> dict[str, Any]:
     changes = json_body(request, ItemPatch())
     item = request.services.catalog.update_item(
@@ -134,6 +160,11 @@ def update_item(request: Request) -> dict[str, Any]:
     return with_etag(request, item)
 
 
+@api.operation("POST", "/items/{id}/stock-adjustments",
+               route="api.items.stock_adjustments", operation_id="adjustStock",
+               summary="Add or remove stock",
+               answers=(Answer(201, ItemSchema, "the item", ("ETag",)),), permission=WRITE,
+               body=StockAdjustment, errors=(InsufficientStock,))
 def adjust_stock(request: Request) -> dict[str, Any]:
     data = json_body(request, StockAdjustment())
     item = request.services.catalog.adjust_stock(request.matchdict["id"], data["delta"],
@@ -142,23 +173,13 @@ def adjust_stock(request: Request) -> dict[str, Any]:
     return with_etag(request, item)
 
 
+@api.operation("DELETE", "/items/{id}", route="api.items.detail",
+               operation_id="archiveItem", summary="Archive an item (repeating it is harmless)",
+               answers=(NO_CONTENT,), permission=WRITE)
 def archive_item(request: Request) -> Response:
     request.services.catalog.archive_item(request.matchdict["id"], request.actor)
     return Response(status=204, content_type=None)
 
 
 def includeme(config: Configurator) -> None:
-    config.add_route("api.items.list", "/items")
-    config.add_route("api.items.detail", "/items/{id}")
-    config.add_route("api.items.stock_adjustments", "/items/{id}/stock-adjustments")
-    write = Permission.CATALOG_WRITE.value
-    config.add_view(list_items, route_name="api.items.list", request_method="GET")
-    config.add_view(create_item, route_name="api.items.list", request_method="POST",
-                    permission=write)
-    config.add_view(get_item, route_name="api.items.detail", request_method="GET")
-    config.add_view(update_item, route_name="api.items.detail", request_method="PATCH",
-                    permission=write)
-    config.add_view(archive_item, route_name="api.items.detail", request_method="DELETE",
-                    permission=write)
-    config.add_view(adjust_stock, route_name="api.items.stock_adjustments",
-                    request_method="POST", permission=write)
+    api.register(config)

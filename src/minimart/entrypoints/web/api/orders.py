@@ -10,10 +10,9 @@ from marshmallow import Schema, fields, validate
 from pyramid.config import Configurator
 from pyramid.request import Request
 
+from minimart.domain import errors
 from minimart.domain.actors import Permission
 from minimart.domain.orders import (
-    MAX_LINES,
-    MAX_QUANTITY,
     Fulfilment,
     FulfilmentType,
     Order,
@@ -22,33 +21,35 @@ from minimart.domain.orders import (
     PlaceOrder,
     RequestedLine,
 )
+from minimart.domain.payments import (
+    PaymentDeclined,
+    PaymentMethodRefused,
+    PaymentProviderUnavailable,
+    PaymentStatus,
+)
+from minimart.entrypoints.schemas.common import MAX_AMOUNT
+from minimart.entrypoints.schemas.orders import OrderIn, OrderListQuery
 from minimart.entrypoints.web.api.body import json_body
-from minimart.entrypoints.web.api.pagination import MAX_CURSOR, datetime_value, paged_query
-from minimart.entrypoints.web.problems import HttpProblem
+from minimart.entrypoints.web.api.operation import Answer, Header, Operations
+from minimart.entrypoints.web.api.shapes import (
+    amount,
+    currency,
+    ident,
+    maybe_text,
+    page_of,
+    text,
+    timestamp,
+    whole,
+)
+from minimart.entrypoints.web.cursors import datetime_value, paged_query
+from minimart.entrypoints.web.problems import InvalidRequest
 
-MAX_AMOUNT = 10**12
+api = Operations(tag="orders")
+PLACE = Permission.PLACE_ORDERS
 _IDEMPOTENCY_KEY = re.compile(r"\A[\x21-\x7e]{1,255}\Z")
 _REPLAY_KEY = "minimart.replay_idempotency_key"
-
-
-class LineIn(Schema):
-    item_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    quantity = fields.Integer(strict=True, required=True,
-                              validate=validate.Range(min=1, max=MAX_QUANTITY))
-
-
-class FulfilmentIn(Schema):
-    type = fields.Enum(FulfilmentType, by_value=True, required=True)
-    address = fields.String(validate=validate.Length(min=1, max=1000))
-
-
-class OrderIn(Schema):
-    lines = fields.List(fields.Nested(LineIn), required=True,
-                        validate=validate.Length(min=1, max=MAX_LINES))
-    fulfilment = fields.Nested(FulfilmentIn)
-    tip = fields.Integer(strict=True, validate=validate.Range(min=0, max=MAX_AMOUNT))
-    note = fields.String(validate=validate.Length(max=1000))
-    payment_method = fields.String(validate=validate.Length(min=1, max=255))
+IDEMPOTENCY_KEY = Header("Idempotency-Key", "the same key and body answer the same order",
+                         {"type": "string", "pattern": "^[\\x21-\\x7e]{1,255}$"})
 
 
 class RefundIn(Schema):
@@ -57,13 +58,53 @@ class RefundIn(Schema):
                                                      "refund; without it, all that is left"})
 
 
-class OrderListQuery(Schema):
-    status = fields.Enum(OrderStatus, by_value=True)
-    customer_id = fields.String(validate=validate.Length(min=1, max=64))
-    limit = fields.Integer(validate=validate.Range(min=1, max=100), load_default=20)
-    cursor = fields.String(validate=validate.Length(max=MAX_CURSOR))
+class OrderLineSchema(Schema):
+    item_id = ident()
+    sku = maybe_text()
+    name = text()
+    unit_price = amount()
+    quantity = whole(1)
+    line_total = amount()
 
 
+class FulfilmentSchema(Schema):
+    type = fields.Enum(FulfilmentType, by_value=fields.String, required=True)
+    address = fields.String()
+
+
+class PaymentSchema(Schema):
+    provider = text()
+    payment_intent_id = maybe_text()
+    client_secret = maybe_text(metadata={"description": "shown only to the order's customer"})
+    status = fields.Enum(PaymentStatus, by_value=fields.String, required=True)
+    captured = amount()
+    refunded = amount()
+
+
+class OrderSchema(Schema):
+    """An order as API.md shows it; order_json writes it."""
+
+    id = ident()
+    status = fields.Enum(OrderStatus, by_value=fields.String, required=True)
+    lines = fields.List(fields.Nested(OrderLineSchema), required=True,
+                        validate=validate.Length(min=1))
+    subtotal = amount()
+    tax = amount()
+    delivery_fee = amount()
+    tip = amount()
+    total = amount()
+    currency = currency()
+    fulfilment = fields.Nested(FulfilmentSchema, required=True)
+    note = maybe_text()
+    customer_id = maybe_text()
+    created_at = timestamp()
+    updated_at = timestamp()
+    payment = fields.Nested(PaymentSchema, required=True)
+
+
+ORDER = Answer(200, OrderSchema, "the order")
+# what an order's change of state may refuse: a state it cannot leave, a provider down
+TRANSITION_ERRORS = (errors.InvalidState, PaymentProviderUnavailable)
 LIST_QUERY = OrderListQuery()
 
 
@@ -107,11 +148,22 @@ def _idempotency_key(request: Request) -> str:
     if key is None:
         return request.environ.setdefault(_REPLAY_KEY, f"replay-{uuid.uuid4().hex}")
     if not _IDEMPOTENCY_KEY.match(key):
-        raise HttpProblem(422, "validation_failed", "the Idempotency-Key header is not valid",
-                          {"Idempotency-Key": ["1 to 255 printable ASCII characters"]})
+        raise InvalidRequest("the Idempotency-Key header is not valid",
+                             {"Idempotency-Key": ["1 to 255 printable ASCII characters"]})
     return key
 
 
+@api.operation("POST", "/orders", route="api.orders.list", operation_id="placeOrder",
+               summary="Place an order",
+               answers=(Answer(201, OrderSchema, "the new order", ("Location",)),
+                        Answer(200, OrderSchema,
+                               "the order this Idempotency-Key placed before", ("Location",))),
+               permission=PLACE, body=OrderIn, headers=(IDEMPOTENCY_KEY,),
+               errors=(errors.ValidationFailed, errors.IdempotencyKeyReused,
+                       PaymentMethodRefused, errors.InsufficientStock, errors.StoreClosed,
+                       errors.BelowMinimumOrder, errors.TooManyPendingOrders,
+                       errors.TooManyPendingUnits, errors.AmountMismatch, PaymentDeclined,
+                       PaymentProviderUnavailable))
 def place_order(request: Request) -> dict[str, Any]:
     data = json_body(request, OrderIn())
     fulfilment = data.get("fulfilment", {})
@@ -129,6 +181,10 @@ def place_order(request: Request) -> dict[str, Any]:
     return order_json(placed.order, request.actor.account_id)
 
 
+@api.operation("GET", "/orders", route="api.orders.list", operation_id="listOrders",
+               summary="Own orders, newest first (staff and admin: all)",
+               answers=(Answer(200, page_of(OrderSchema), "a page of orders"),),
+               permission=PLACE, query=OrderListQuery)
 def list_orders(request: Request) -> dict[str, Any]:
     paged = paged_query(request, LIST_QUERY, "orders", lambda _: datetime_value)
     params = paged.params
@@ -140,21 +196,36 @@ def list_orders(request: Request) -> dict[str, Any]:
             "next_cursor": paged.next_cursor(page.next_after)}
 
 
+@api.operation("GET", "/orders/{id}", route="api.orders.detail", operation_id="getOrder",
+               summary="One order", answers=(ORDER,), permission=PLACE)
 def get_order(request: Request) -> dict[str, Any]:
     order = request.services.orders.get_order(request.matchdict["id"], request.actor)
     return order_json(order, request.actor.account_id)
 
 
+@api.operation("POST", "/orders/{id}/cancel", route="api.orders.cancel",
+               operation_id="cancelOrder", summary="Cancel an order (a paid one is refunded)",
+               answers=(ORDER,), permission=PLACE, errors=TRANSITION_ERRORS)
 def cancel_order(request: Request) -> dict[str, Any]:
     order = request.services.orders.cancel(request.matchdict["id"], request.actor)
     return order_json(order, request.actor.account_id)
 
 
+@api.operation("POST", "/orders/{id}/fulfil", route="api.orders.fulfil",
+               operation_id="fulfilOrder", summary="Mark a paid order fulfilled",
+               answers=(ORDER,), permission=Permission.ORDERS_MANAGE,
+               errors=(errors.InvalidState,))
 def fulfil_order(request: Request) -> dict[str, Any]:
     order = request.services.orders.fulfil(request.matchdict["id"], request.actor)
     return order_json(order, request.actor.account_id)
 
 
+@api.operation("POST", "/orders/{id}/refund", route="api.orders.refund",
+               operation_id="refundOrder",
+               summary="Refund part or the rest of a paid or fulfilled order's payment (all "
+                       "of it refunds the order)",
+               answers=(ORDER,), permission=Permission.REFUNDS, body=RefundIn,
+               body_required=False, errors=(*TRANSITION_ERRORS, errors.ValidationFailed))
 def refund_order(request: Request) -> dict[str, Any]:
     """No body (or no amount) refunds all that is left of the capture."""
     amount = json_body(request, RefundIn()).get("amount") if request.body else None
@@ -163,21 +234,4 @@ def refund_order(request: Request) -> dict[str, Any]:
 
 
 def includeme(config: Configurator) -> None:
-    config.add_route("api.orders.list", "/orders")
-    config.add_route("api.orders.detail", "/orders/{id}")
-    config.add_route("api.orders.cancel", "/orders/{id}/cancel")
-    config.add_route("api.orders.fulfil", "/orders/{id}/fulfil")
-    config.add_route("api.orders.refund", "/orders/{id}/refund")
-    place = Permission.PLACE_ORDERS.value
-    config.add_view(place_order, route_name="api.orders.list", request_method="POST",
-                    permission=place)
-    config.add_view(list_orders, route_name="api.orders.list", request_method="GET",
-                    permission=place)
-    config.add_view(get_order, route_name="api.orders.detail", request_method="GET",
-                    permission=place)
-    config.add_view(cancel_order, route_name="api.orders.cancel", request_method="POST",
-                    permission=place)
-    config.add_view(fulfil_order, route_name="api.orders.fulfil", request_method="POST",
-                    permission=Permission.ORDERS_MANAGE.value)
-    config.add_view(refund_order, route_name="api.orders.refund", request_method="POST",
-                    permission=Permission.REFUNDS.value)
+    api.register(config)

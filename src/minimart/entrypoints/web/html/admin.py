@@ -19,11 +19,10 @@ from minimart.domain.catalog import Item, NewItem
 from minimart.domain.errors import DomainError
 from minimart.domain.money import Money
 from minimart.domain.orders import Order, OrderQuery, OrderStatus
-from minimart.entrypoints.schemas.items import ItemCreateText, ItemPatchText
-from minimart.entrypoints.web.api.audit import AuditListQuery
-from minimart.entrypoints.web.api.items import StockAdjustment
-from minimart.entrypoints.web.api.orders import OrderListQuery
-from minimart.entrypoints.web.api.pagination import datetime_value
+from minimart.entrypoints.schemas.audit import AuditListQuery
+from minimart.entrypoints.schemas.items import ItemCreateText, ItemPatchText, StockAdjustment
+from minimart.entrypoints.schemas.orders import OrderListQuery
+from minimart.entrypoints.web.cursors import datetime_value
 from minimart.entrypoints.web.html.auth import safe_next
 from minimart.entrypoints.web.html.chart import sales_chart
 from minimart.entrypoints.web.html.forms import (

@@ -13,7 +13,7 @@ from pyramid.request import Request
 
 from minimart.domain.accounts import Account
 from minimart.domain.errors import DomainError
-from minimart.entrypoints.web.api.accounts import Credentials, Registration
+from minimart.entrypoints.schemas.accounts import Credentials, Registration
 from minimart.entrypoints.web.html.forms import (
     Form,
     invalid,

@@ -12,8 +12,8 @@ from pyramid.request import Request
 
 from minimart.domain.catalog import Item, ItemQuery, ItemSort
 from minimart.domain.paging import PageAfter
-from minimart.entrypoints.web.api.items import ItemListQuery
-from minimart.entrypoints.web.api.pagination import (
+from minimart.entrypoints.schemas.items import ItemListQuery
+from minimart.entrypoints.web.cursors import (
     datetime_value,
     decode_cursor,
     encode_cursor,

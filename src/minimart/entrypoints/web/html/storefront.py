@@ -20,9 +20,8 @@ from minimart.domain.orders import (
     PlaceOrder,
     RequestedLine,
 )
-from minimart.entrypoints.web.api.item_images import picture_urls
-from minimart.entrypoints.web.api.orders import OrderIn, OrderListQuery
-from minimart.entrypoints.web.api.pagination import datetime_value
+from minimart.entrypoints.schemas.orders import OrderIn, OrderListQuery
+from minimart.entrypoints.web.cursors import datetime_value
 from minimart.entrypoints.web.html.forms import (
     FORM,
     Form,
@@ -38,6 +37,7 @@ from minimart.entrypoints.web.html.listing import (
     page_links,
     read_filters,
 )
+from minimart.entrypoints.web.pictures import picture_urls
 
 T = "minimart.entrypoints.web.html:templates/"
 PAGE_SIZE = 12
