@@ -2,9 +2,10 @@
 
 `store` is the memory fakes of tests/fakes, then the SQLAlchemy adapters on an emptied
 SQLite and an emptied PostgreSQL database (the session's own, see tests/conftest.py; under
-CI=true a missing server fails the PostgreSQL runs instead of skipping them). A contract test
-takes `store` and runs each step as `store.work(job)` or `store.read(job)`, where `job` gets a
-`Repos`: on SQL, `work` commits in a transaction of its own and `read` runs in a new one
+CI=true a missing server fails the PostgreSQL runs instead of skipping them). A contract
+test takes `store` and runs each step as `store.work(job)` or `store.read(job)`, where `job`
+gets a unit of work (`uow.items`, `uow.orders`, … as the services see them, made as the app
+makes it): on SQL, `work` commits in a transaction of its own and `read` runs in a new one
 rolled back afterwards, as pyramid_tm runs them. zope.sqlalchemy rolls back Core writes that
 were not marked, so only a read in a new transaction proves a write was kept. The fakes keep
 no transactions: every "transaction" sees the same.
@@ -16,7 +17,6 @@ alone (races between real threads).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -24,25 +24,9 @@ import pytest
 import transaction
 from sqlalchemy import Engine
 
-from minimart.adapters.sqlalchemy.accounts import (
-    SqlAlchemyAccountRepository,
-    SqlAlchemyEndedSignIns,
-    SqlAlchemyLoginThrottle,
-    SqlAlchemyRegistrationThrottle,
-)
-from minimart.adapters.sqlalchemy.audit import SqlAlchemyAuditLog
-from minimart.adapters.sqlalchemy.catalog import (
-    SqlAlchemyCategoryRepository,
-    SqlAlchemyItemRepository,
-)
 from minimart.adapters.sqlalchemy.database import make_engine, make_session_factory, tm_session
 from minimart.adapters.sqlalchemy.metrics import SqlAlchemyShopGauges
-from minimart.adapters.sqlalchemy.orders import (
-    SqlAlchemyIdempotencyKeys,
-    SqlAlchemyOrderRepository,
-)
-from minimart.adapters.sqlalchemy.payments import SqlAlchemyPaymentEventLog
-from minimart.adapters.sqlalchemy.store import SqlAlchemyStoreSettingsRepository
+from minimart.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from minimart.domain.accounts import Account
 from minimart.domain.actors import Role
 from minimart.domain.catalog import Item
@@ -52,52 +36,23 @@ from minimart.domain.orders import Fulfilment, Order, OrderLine, OrderStatus, Pa
 from minimart.domain.payments import PaymentStatus
 from minimart.domain.pricing import Totals
 from tests.conftest import _empty_all_tables
-from tests.fakes.accounts import MemoryAccountRepository, MemoryEndedSignIns, MemoryThrottle
-from tests.fakes.catalog import MemoryCategoryRepository, MemoryItemRepository
-from tests.fakes.common import MemoryAuditLog
 from tests.fakes.metrics import MemoryShopGauges
-from tests.fakes.orders import (
-    MemoryIdempotencyKeys,
-    MemoryOrderRepository,
-    MemoryPaymentEventLog,
-)
-from tests.fakes.store import MemoryStoreSettingsRepository
+from tests.fakes.unit_of_work import MemoryUnitOfWork
 
 CURRENCY = "usd"
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 R = TypeVar("R")
 
 
-@dataclass
-class Repos:
-    """One unit of work's repositories, named as the unit of work names them."""
-
-    items: Any
-    categories: Any
-    store_settings: Any
-    accounts: Any
-    login_throttle: Any
-    registration_throttle: Any
-    ended_sign_ins: Any
-    orders: Any
-    idempotency: Any
-    payment_events: Any
-    audit: Any  # AuditLog and AuditTrail alike
-    gauges: Any
+Repos = MemoryUnitOfWork | SqlAlchemyUnitOfWork  # what a job gets: one unit of work
 
 
 class MemoryStore:
     """The memory fakes; they keep no transactions, so every 'transaction' sees the same."""
 
     def __init__(self) -> None:
-        items, orders = MemoryItemRepository(), MemoryOrderRepository()
-        self.repos = Repos(
-            items=items, categories=MemoryCategoryRepository(items),
-            store_settings=MemoryStoreSettingsRepository(), accounts=MemoryAccountRepository(),
-            login_throttle=MemoryThrottle(), registration_throttle=MemoryThrottle(),
-            ended_sign_ins=MemoryEndedSignIns(), orders=orders,
-            idempotency=MemoryIdempotencyKeys(), payment_events=MemoryPaymentEventLog(),
-            audit=MemoryAuditLog(), gauges=MemoryShopGauges(orders))
+        self.repos = MemoryUnitOfWork()
+        self.gauges = MemoryShopGauges(self.repos.orders)
 
     def work(self, job: Callable[[Repos], R]) -> R:
         return job(self.repos)
@@ -114,22 +69,11 @@ class SqlStore:
     def __init__(self, url: str) -> None:
         self.engine: Engine = make_engine(url)
         self.factory = make_session_factory(self.engine)
+        self.gauges = SqlAlchemyShopGauges(self.engine)
 
-    def repos(self, manager: transaction.TransactionManager) -> Repos:
-        """The repositories of one session joined to `manager`."""
-        session = tm_session(self.factory, manager)
-        return Repos(
-            items=SqlAlchemyItemRepository(session, CURRENCY),
-            categories=SqlAlchemyCategoryRepository(session),
-            store_settings=SqlAlchemyStoreSettingsRepository(session, CURRENCY),
-            accounts=SqlAlchemyAccountRepository(session),
-            login_throttle=SqlAlchemyLoginThrottle(session),
-            registration_throttle=SqlAlchemyRegistrationThrottle(session),
-            ended_sign_ins=SqlAlchemyEndedSignIns(session),
-            orders=SqlAlchemyOrderRepository(session),
-            idempotency=SqlAlchemyIdempotencyKeys(session),
-            payment_events=SqlAlchemyPaymentEventLog(session),
-            audit=SqlAlchemyAuditLog(session), gauges=SqlAlchemyShopGauges(self.engine))
+    def repos(self, manager: transaction.TransactionManager) -> SqlAlchemyUnitOfWork:
+        """The unit of work of one session joined to `manager`, as the app makes it."""
+        return SqlAlchemyUnitOfWork(lambda: tm_session(self.factory, manager), manager, CURRENCY)
 
     def work(self, job: Callable[[Repos], R]) -> R:
         """Run job in a transaction committed by the manager (aborted if job raises)."""

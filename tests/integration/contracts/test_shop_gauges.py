@@ -39,8 +39,7 @@ def place(store: Any, *specs: tuple[OrderStatus, PaymentStatus]) -> list[str]:
 
 
 def counts(store: Any) -> tuple[dict[OrderStatus, int], dict[PaymentStatus, int]]:
-    return store.read(lambda r: (r.gauges.orders_by_status(),
-                                 r.gauges.orders_by_payment_status()))
+    return store.gauges.orders_by_status(), store.gauges.orders_by_payment_status()
 
 
 def test_no_orders_count_nothing(store):
@@ -71,7 +70,7 @@ def test_the_counts_follow_an_orders_transition(store):
 
 
 def test_a_connection_in_use_is_counted_until_it_is_given_back(sql_store: SqlStore):
-    gauges = sql_store.read(lambda r: r.gauges)
+    gauges = sql_store.gauges
     in_use, size = gauges.connections()
 
     with sql_store.engine.connect():
