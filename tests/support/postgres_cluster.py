@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -67,8 +68,11 @@ class Cluster:
                     "-U", "postgres")
         return self
 
-    def start(self) -> Cluster:
+    def start(self, **settings: str) -> Cluster:
+        """Start it; `settings` are server parameters for this start only (`-c name=value`,
+        values without spaces), so a standby cloned from its files does not inherit them."""
         options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} -c fsync=off"
+        options += "".join(f" -c {name}={value}" for name, value in settings.items())
         as_postgres(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l",
                     str(self.root / f"{self.data.name}.log"), "-o", options, "-w", "start")
         return self
@@ -80,6 +84,40 @@ class Cluster:
             prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
             subprocess.run([*prefix, str(self.bin / "pg_ctl"), "-D", str(self.data), "-m",
                             "immediate", "stop"], capture_output=True, timeout=60)
+
+    def clone_of(self, primary: Cluster, slot: str) -> Cluster:
+        """Make this cluster a streaming standby of `primary` (pg_basebackup -R: standby.signal
+        and primary_conninfo), through a physical replication slot `slot` it creates on the
+        primary, so the primary keeps every WAL segment the standby has yet to receive.
+        Start it with `cluster_name=<name>`: its WAL receiver then connects under that
+        application_name, the one `synchronous_standby_names` on the primary names."""
+        as_postgres(str(self.bin / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(primary.port),
+                    "-U", "postgres", "-D", str(self.data), "-R", "-X", "stream", "-C",
+                    "-S", slot)
+        return self
+
+    def psql(self, sql: str, database: str = "postgres") -> str:
+        """What one statement returns, unaligned (psql -At), from a connection of its own."""
+        done = subprocess.run([str(self.bin / "psql"), "-X", "-At", "-v", "ON_ERROR_STOP=1",
+                               "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+                               "-d", database, "-c", sql],
+                              check=True, capture_output=True, text=True, timeout=30)
+        return done.stdout.strip()
+
+    def wait_for_synchronous_standby(self, name: str, timeout: float = 30) -> None:
+        """Until the standby `name` streams from this primary as its synchronous standby:
+        from then on a commit here returns only once the standby has flushed it."""
+        deadline = time.monotonic() + timeout
+        query = f"SELECT sync_state FROM pg_stat_replication WHERE application_name = '{name}'"
+        while self.psql(query) != "sync":
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name} is not a synchronous standby of port {self.port}")
+            time.sleep(0.1)
+
+    def promote(self) -> None:
+        """Make this standby a primary (pg_ctl promote), returning once it takes writes."""
+        as_postgres(str(self.bin / "pg_ctl"), "-D", str(self.data), "-w", "-t", "30",
+                    "promote")
 
     def processes(self) -> list[int]:
         """The postmaster, then every process it forked (backends, checkpointer, ...)."""
