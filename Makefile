@@ -3,20 +3,36 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 INI    ?= development.ini
+# The locks: exact versions with hashes, compiled from setup.cfg by pip-tools
+# (`make upgrade-deps`). run.txt is what serving needs; test.txt adds the test extra.
+LOCK_RUN  := requirements/run.txt
+LOCK_TEST := requirements/test.txt
+TOOLS     := $(VENV)/tools
+PIP_COMPILE := $(TOOLS)/bin/pip-compile --quiet --generate-hashes --allow-unsafe \
+	--strip-extras --no-emit-index-url --no-emit-find-links
 
-.PHONY: run test setup lint db demo clean bench hotspots
+.PHONY: run test setup setup-run lint db demo clean bench hotspots upgrade-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip "setuptools<81" wheel
 
-$(VENV)/.installed: $(BIN)/python setup.cfg pyproject.toml
-	$(BIN)/pip install --quiet -e ".[test]"
+# What running needs, every file checked against the lock's hashes; then minimart itself.
+$(VENV)/.installed-run: $(BIN)/python $(LOCK_RUN) setup.cfg pyproject.toml
+	$(BIN)/pip install --quiet --require-hashes -r $(LOCK_RUN)
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
-setup: $(VENV)/.installed
+# The test toolchain on top (the same versions for everything run.txt names).
+$(VENV)/.installed-test: $(VENV)/.installed-run $(LOCK_TEST)
+	$(BIN)/pip install --quiet --require-hashes -r $(LOCK_TEST)
+	touch $@
 
-db: setup
+setup-run: $(VENV)/.installed-run
+
+setup: $(VENV)/.installed-test
+
+db: setup-run
 	mkdir -p var
 	$(BIN)/minimart -c $(INI) db upgrade
 
@@ -39,6 +55,14 @@ test: setup lint
 
 clean:
 	rm -rf $(VENV) var build *.egg-info src/*.egg-info
+
+## Refresh the locks to the newest releases setup.cfg allows (pip-tools), then `make test`.
+upgrade-deps: $(BIN)/python
+	test -x $(TOOLS)/bin/pip-compile || \
+		($(PYTHON) -m venv $(TOOLS) && $(TOOLS)/bin/pip install --quiet --upgrade pip "pip-tools>=7.4,<8")
+	$(PIP_COMPILE) --upgrade --extra test --output-file $(LOCK_TEST) setup.cfg
+	$(PIP_COMPILE) --upgrade --constraint $(LOCK_TEST) --output-file $(LOCK_RUN) setup.cfg
+	$(MAKE) test
 
 ## Benchmark: the app under wrk on PostgreSQL (SQLite if absent); figures to bench-results.json.
 bench: setup
