@@ -7,7 +7,7 @@ over loopback, and prints requests/s, p50 and p99 latency and peak RSS, plus a h
 baseline of the catalog page (raw psycopg, prepared statement, plain json).
 
 Usage: python bench/run.py [--json FILE] [--duration SECONDS] [--rounds N] [--connections N]
-                           [--items N] [--only WORD,WORD]
+                           [--items N] [--only WORD,WORD] [--no-prepared-statements]
 """
 
 from __future__ import annotations
@@ -40,7 +40,6 @@ from minimart.domain.actors import Actor, Role
 from minimart.domain.catalog import NewItem
 from minimart.domain.ids import new_id
 from minimart.domain.paging import PageAfter
-from minimart.entrypoints.web.cursors import encode_listing_cursor
 
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
@@ -97,8 +96,9 @@ def load_catalog(url: str, count: int) -> None:
     engine.dispose()
 
 
-def write_ini(workdir: Path, url: str, port: int) -> Path:
+def write_ini(workdir: Path, url: str, port: int, prepared_statements: bool = True) -> Path:
     ini = workdir / "bench.ini"
+    prepared = "true" if prepared_statements else "false"
     ini.write_text(f"""[app:main]
 use = egg:minimart
 minimart.environment = test
@@ -106,6 +106,7 @@ minimart.database_url = {url}
 minimart.jwt_secret = {secrets.token_urlsafe(48)}
 minimart.payments = memory
 minimart.images.directory = {workdir / 'images'}
+minimart.database.prepared_statements = {prepared}
 
 [server:main]
 use = egg:minimart#main
@@ -142,6 +143,10 @@ def prepare_shop(ini: Path) -> dict[str, str]:
     from pyramid.paster import get_appsettings
 
     app = make_app(get_appsettings(str(ini)), environ={})
+    # after make_app: imported first, the cursors module meets an import circle through
+    # minimart.entrypoints.web.api (cursors -> api -> api.audit -> cursors)
+    from minimart.entrypoints.web.cursors import encode_listing_cursor
+
     container = app.registry.container
     account = container.in_transaction(lambda services: services.accounts.create_account(
         "bench@example.com", "bench password 123", "Bench", Role.CUSTOMER, Actor.system()))
@@ -223,6 +228,13 @@ def main() -> int:
     parser.add_argument("--only", default="",
                         help="comma-separated words; run only scenarios whose name has one "
                              "(healthz always runs: it is the ratio's base)")
+    parser.add_argument("--no-prepared-statements", dest="prepared_statements",
+                        action="store_false",
+                        default=os.environ.get("MINIMART_DATABASE_PREPARED_STATEMENTS",
+                                               "true").lower() not in ("false", "no", "0", "off"),
+                        help="run the app with minimart.database.prepared_statements = false "
+                             "(as behind PgBouncer in transaction pooling); also "
+                             "MINIMART_DATABASE_PREPARED_STATEMENTS=false")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed: `apt-get install wrk` (make bench does it)")
@@ -232,9 +244,12 @@ def main() -> int:
     print(f"database: {backend}; loading {args.items:,} items ...", flush=True)
     load_catalog(url, args.items)
     port, base_port = free_port(), free_port()
-    ini = write_ini(workdir, url, port)
+    ini = write_ini(workdir, url, port, args.prepared_statements)
     shop = prepare_shop(ini)
-    app = subprocess.Popen([str(BIN / "pserve"), str(ini)], stderr=subprocess.DEVNULL)
+    # the app reads MINIMART_DATABASE_PREPARED_STATEMENTS over the ini: the same answer
+    app = subprocess.Popen([str(BIN / "pserve"), str(ini)], stderr=subprocess.DEVNULL, env={
+        **os.environ,
+        "MINIMART_DATABASE_PREPARED_STATEMENTS": str(args.prepared_statements).lower()})
     baseline = subprocess.Popen([sys.executable, str(HERE / "baseline.py"), url,
                                  str(base_port), str(THREADS)])
     root, base = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{base_port}"
@@ -274,7 +289,8 @@ def main() -> int:
             process.terminate()
             process.wait(timeout=10)
     print(f"\nminimart on {backend}, {args.connections} connections, {args.duration}s each, "
-          f"median of {args.rounds} round(s), {os.cpu_count()} cores\n")
+          f"median of {args.rounds} round(s), {os.cpu_count()} cores, prepared statements "
+          f"{'on' if args.prepared_statements else 'off'}\n")
     print(f"{'scenario':40} {'req/s':>9} {'x healthz':>9} {'p50 ms':>8} {'p99 ms':>8} "
           f"{'non-2xx':>8} {'peak RSS MB':>12}")
     for row in results:
@@ -283,6 +299,7 @@ def main() -> int:
               f"{row['peak_rss_mb']:>12}")
     report = {"backend": backend, "connections": args.connections, "duration_s": args.duration,
               "rounds": args.rounds, "items": args.items, "cores": os.cpu_count(),
+              "prepared_statements": args.prepared_statements,
               "at": datetime.now(UTC).isoformat(), "results": results, "per_round": rounds}
     Path(args.json).write_text(json.dumps(report, indent=2))
     print(f"\nfigures written to {args.json}")

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from pyramid.config import Configurator
-from pyramid.interfaces import IExecutionPolicy
-from pyramid.router import Router
+# Every way in (the `minimart` command, Alembic's env.py, pserve's app factory) passes here
+# first. Pyramid 2.1 imports pkg_resources (hence setuptools<81 in install_requires), which
+# warns on import, and pkg_resources warns again for each namespace package it declares:
+# lines on stderr of every cron job. They are silenced for this one import only.
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", "pkg_resources is deprecated", UserWarning)
+    warnings.filterwarnings("ignore", "Deprecated call to `pkg_resources.declare_namespace",
+                            DeprecationWarning)
+    from pyramid.config import Configurator
+    from pyramid.interfaces import IExecutionPolicy
+    from pyramid.router import Router
 
 from minimart.composition import Container
 from minimart.settings import load_settings

@@ -55,7 +55,8 @@ def database_limits(settings: Settings) -> DatabaseLimits:
         lock_timeout=settings.database_lock_timeout_seconds,
         answer_timeout=settings.database_answer_timeout_seconds,
         keepalives_idle=settings.database_keepalives_idle_seconds,
-        tcp_user_timeout=settings.database_tcp_user_timeout_seconds)
+        tcp_user_timeout=settings.database_tcp_user_timeout_seconds,
+        prepared_statements=settings.database_prepared_statements)
 
 
 def adapters(settings: Settings) -> Adapters:

@@ -46,6 +46,7 @@ class Settings:
     database_answer_timeout_seconds: float
     database_keepalives_idle_seconds: int
     database_tcp_user_timeout_seconds: float
+    database_prepared_statements: bool
     readiness_timeout_seconds: int
     jwt_secret: str
     jwt_expiration_seconds: int
@@ -104,10 +105,11 @@ def _seconds(raw: Mapping[str, Any], key: str, default: float, maximum: float) -
     return number
 
 
-def _flag(raw: Mapping[str, Any], key: str) -> bool:
-    value = str(raw.get(key, "false")).strip().lower()
+def _flag(raw: Mapping[str, Any], key: str, default: bool = False,
+          name: str | None = None) -> bool:
+    value = str(raw.get(key, default)).strip().lower()
     if value not in ("true", "false", "yes", "no", "1", "0", "on", "off"):
-        raise SettingsError(f"{key} must be true or false, not {value!r}")
+        raise SettingsError(f"{name or key} must be true or false, not {value!r}")
     return value in ("true", "yes", "1", "on")
 
 
@@ -182,6 +184,20 @@ def _database_bounds(raw: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+PREPARED_STATEMENTS_ENV = "MINIMART_DATABASE_PREPARED_STATEMENTS"
+
+
+def _prepared_statements(raw: Mapping[str, Any], environ: Mapping[str, str]) -> bool:
+    """Whether psycopg may prepare a statement it runs often (after 5 runs, on the server).
+    Off behind a pool in transaction mode (PgBouncer before 1.21): a prepared statement lives
+    on one server connection, the next transaction may get another. The environment
+    (`MINIMART_DATABASE_PREPARED_STATEMENTS`) overrides the ini: it goes with DATABASE_URL."""
+    key = "minimart.database.prepared_statements"
+    if environ.get(PREPARED_STATEMENTS_ENV):
+        return _flag(environ, PREPARED_STATEMENTS_ENV, name=PREPARED_STATEMENTS_ENV)
+    return _flag(raw, key, default=True)
+
+
 def _order_limits(raw: Mapping[str, Any]) -> OrderLimits:
     return OrderLimits(
         ttl=timedelta(minutes=_int(raw, "minimart.order_ttl_minutes", 30, 1)),
@@ -192,18 +208,30 @@ def _order_limits(raw: Mapping[str, Any]) -> OrderLimits:
                                         MAX_QUANTITY, 1))
 
 
-def load_settings(raw: Mapping[str, Any], environ: Mapping[str, str]) -> Settings:
-    """Read the ini's `minimart.*` keys and overlay secrets from the environment."""
+def _environment(raw: Mapping[str, Any]) -> str:
     environment = str(raw.get("minimart.environment", "development"))
     if environment not in ENVIRONMENTS:
         raise SettingsError(f"minimart.environment must be one of {ENVIRONMENTS}")
-    production = environment == "production"
+    return environment
 
+
+def database_url_from(raw: Mapping[str, Any], environ: Mapping[str, str]) -> str:
+    """The database: DATABASE_URL from the environment, else the ini's minimart.database_url.
+    All that `minimart db` and the migrations' env.py read of the settings: migrating the
+    schema needs no payment or token secret."""
     database_url = environ.get("DATABASE_URL") or raw.get("minimart.database_url")
     if not database_url:
         raise SettingsError("DATABASE_URL is not set (nor minimart.database_url in the ini)")
-    if production and str(database_url).startswith("sqlite"):
+    if _environment(raw) == "production" and str(database_url).startswith("sqlite"):
         raise SettingsError("DATABASE_URL points at SQLite: production runs on PostgreSQL")
+    return str(database_url)
+
+
+def load_settings(raw: Mapping[str, Any], environ: Mapping[str, str]) -> Settings:
+    """Read the ini's `minimart.*` keys and overlay secrets from the environment."""
+    environment = _environment(raw)
+    production = environment == "production"
+    database_url = database_url_from(raw, environ)
 
     def secret(name: str, key: str) -> str | None:
         """Tests hand secrets in as settings; production takes them from the environment."""
@@ -241,6 +269,7 @@ def load_settings(raw: Mapping[str, Any], environ: Mapping[str, str]) -> Setting
         replica_url=environ.get("DATABASE_REPLICA_URL")
         or raw.get("minimart.database.replica_url") or None,
         **_database_bounds(raw),
+        database_prepared_statements=_prepared_statements(raw, environ),
         jwt_secret=jwt_secret,
         jwt_expiration_seconds=_int(raw, "minimart.jwt_expiration_seconds", 3600, 60),
         currency=currency,

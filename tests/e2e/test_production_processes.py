@@ -120,16 +120,15 @@ class Deployment:
 
     def serve(self, env: dict[str, str] | None = None,
               settings: dict[str, str] | None = None) -> str:
-        """Another process of production.ini, the same file but for its listen address (and
-        any `settings` added to the app's section)."""
+        """Another process of production.ini, the same file (plus any `settings` added to the
+        app's section) on a port of its own, given as pserve's ini variables."""
         port = free_port()
         ini = Path(tempfile.mkdtemp()) / "production.ini"
         extra = "".join(f"{key} = {value}\n" for key, value in (settings or {}).items())
         ini.write_text((ROOT / "production.ini").read_text().replace(
-            "listen = 0.0.0.0:6543", f"listen = 127.0.0.1:{port}").replace(
             "[app:main]\n", f"[app:main]\n{extra}"))
         process = subprocess.Popen(
-            [str(BIN / "pserve"), str(ini)],
+            [str(BIN / "pserve"), str(ini), "http_host=127.0.0.1", f"http_port={port}"],
             cwd=ROOT, env={**self.env, **(env or {})}, stdout=subprocess.DEVNULL,
             stderr=self.log)
         self.processes.append(process)

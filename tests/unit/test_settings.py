@@ -505,3 +505,26 @@ def test_production_ini_bounds_the_database_and_sizes_the_pool_to_two_per_thread
     assert settings.database_pool_size + settings.database_max_overflow == 2 * threads
     assert _bounds(settings) == _bounds(load_settings({"minimart.database_url": "sqlite://"},
                                                       {}))
+
+
+def test_prepared_statements_are_on_unless_the_ini_or_the_environment_turns_them_off():
+    def prepared(ini: dict[str, str], environ: dict[str, str]) -> bool:
+        return load_settings({"minimart.database_url": "sqlite://", **ini},
+                             environ).database_prepared_statements
+
+    off = {f"{DB}prepared_statements": "false"}
+    assert prepared({}, {}) is True
+    assert prepared(off, {}) is False
+    assert prepared({}, {"MINIMART_DATABASE_PREPARED_STATEMENTS": "false"}) is False
+    assert prepared(off, {"MINIMART_DATABASE_PREPARED_STATEMENTS": "true"}) is True
+    assert prepared(off, {"MINIMART_DATABASE_PREPARED_STATEMENTS": ""}) is False
+
+
+@pytest.mark.parametrize(("ini", "environ", "named"), [
+    ({f"{DB}prepared_statements": "sometimes"}, {}, f"{DB}prepared_statements"),
+    ({}, {"MINIMART_DATABASE_PREPARED_STATEMENTS": "nope"},
+     "MINIMART_DATABASE_PREPARED_STATEMENTS"),
+])
+def test_an_unreadable_prepared_statements_flag_is_refused_naming_it(ini, environ, named):
+    with pytest.raises(SettingsError, match=named.replace(".", r"\.")):
+        load_settings({"minimart.database_url": "sqlite://", **ini}, environ)

@@ -43,6 +43,10 @@ class DatabaseLimits:
     lives on); `answer_timeout`, a little longer, is the client's own bound for when the
     server cannot enforce anything because it does not run at all. The pool holds at most
     `pool_size + max_overflow` connections and a checkout waits `pool_timeout` at most.
+
+    `prepared_statements` False stops psycopg from preparing on the server the statements
+    it runs often (`prepare_threshold=None`), for a pool in transaction mode (PgBouncer
+    before 1.21) where the next transaction may run on another server connection.
     """
 
     pool_size: int = 8
@@ -54,6 +58,7 @@ class DatabaseLimits:
     answer_timeout: float = 6.0
     keepalives_idle: int = 5
     tcp_user_timeout: float = 6.0
+    prepared_statements: bool = True
 
     def connect_params(self) -> dict[str, Any]:
         """libpq's parameters: the connect bound, TCP keepalives (probe an idle connection
@@ -120,6 +125,8 @@ def make_engine(url: str, limits: DatabaseLimits | None = None, **options: Any) 
         event.listen(engine, "connect", _configure_sqlite)
         return engine
     limits = limits or DatabaseLimits()
+    if not limits.prepared_statements:  # psycopg's default prepares after 5 runs
+        options["connect_args"] = {**options.get("connect_args", {}), "prepare_threshold": None}
     if "poolclass" not in options:
         options.setdefault("pool_size", limits.pool_size)
         options.setdefault("max_overflow", limits.max_overflow)

@@ -49,12 +49,12 @@ def upgrade():
         sa.Column("window_started_at", UtcDateTime, nullable=False),
         sa.PrimaryKeyConstraint("key", name="pk_login_failures"),
     )
-    if op.get_bind().dialect.name == "postgresql":
+    if op.get_context().dialect.name == "postgresql":
         op.execute(APPEND_ONLY)
 
 
 def downgrade():
-    if op.get_bind().dialect.name == "postgresql":
+    if op.get_context().dialect.name == "postgresql":
         op.execute("DROP TRIGGER audit_events_append_only ON audit_events")
         op.execute("DROP FUNCTION audit_events_append_only()")
     op.drop_table("login_failures")

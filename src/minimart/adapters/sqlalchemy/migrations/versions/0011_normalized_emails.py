@@ -7,7 +7,7 @@ Revises: 0010
 """
 
 import sqlalchemy as sa
-from alembic import op
+from alembic import context, op
 
 from minimart.domain.accounts import normalize_email
 
@@ -19,7 +19,22 @@ depends_on = None
 accounts = sa.table("accounts", sa.column("id", sa.String), sa.column("email", sa.String))
 
 
+# Offline SQL (`minimart db sql`) cannot run Python row by row; PostgreSQL's normalize() and
+# lower() come close (lower() keeps a few letters that case-fold to two, such as ß). Two rows
+# that would both take one new spelling make the UPDATE fail: then migrate online.
+OFFLINE = """
+UPDATE accounts SET email = btrim(normalize(lower(normalize(email, NFKC)), NFKC))
+WHERE email <> btrim(normalize(lower(normalize(email, NFKC)), NFKC))
+  AND NOT EXISTS (SELECT 1 FROM accounts AS other
+                  WHERE other.email = btrim(normalize(lower(normalize(accounts.email, NFKC)),
+                                                      NFKC)))
+"""
+
+
 def upgrade():
+    if context.is_offline_mode():
+        op.execute(OFFLINE)
+        return
     connection = op.get_bind()
     rows = connection.execute(sa.select(accounts.c.id, accounts.c.email)).all()
     taken = {email for _, email in rows}

@@ -7,7 +7,7 @@ Revises: 0011
 """
 
 import sqlalchemy as sa
-from alembic import op
+from alembic import context, op
 
 from minimart.domain.categories import name_key
 
@@ -23,6 +23,19 @@ categories = sa.table("categories", sa.column("id", sa.String), sa.column("name"
 def upgrade():
     with op.batch_alter_table("categories") as batch:
         batch.add_column(sa.Column("name_key", sa.String(120), nullable=True))
+    if context.is_offline_mode():
+        # Offline SQL cannot rename duplicates in Python: PostgreSQL's lower() stands in for
+        # casefold(), and names that share a key make the unique constraint below fail
+        # (nothing is changed: migrate online then, which renames them "Name (2)"...).
+        op.execute("UPDATE categories SET name_key = lower(btrim(name))")
+    else:
+        _fill_name_keys()
+    with op.batch_alter_table("categories") as batch:
+        batch.alter_column("name_key", existing_type=sa.String(120), nullable=False)
+        batch.create_unique_constraint("uq_categories_name_key", ["name_key"])
+
+
+def _fill_name_keys():
     connection = op.get_bind()
     rows = connection.execute(sa.select(categories.c.id, categories.c.name)
                               .order_by(categories.c.position, categories.c.id)).all()
@@ -35,9 +48,6 @@ def upgrade():
         taken.add(name_key(new_name))
         connection.execute(categories.update().where(categories.c.id == category_id)
                            .values(name=new_name, name_key=name_key(new_name)))
-    with op.batch_alter_table("categories") as batch:
-        batch.alter_column("name_key", existing_type=sa.String(120), nullable=False)
-        batch.create_unique_constraint("uq_categories_name_key", ["name_key"])
 
 
 def downgrade():
