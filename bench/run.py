@@ -40,6 +40,7 @@ from minimart.domain.actors import Actor, Role
 from minimart.domain.catalog import NewItem
 from minimart.domain.ids import new_id
 from minimart.domain.paging import PageAfter
+from minimart.entrypoints.web.cursors import encode_listing_cursor
 
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
@@ -143,9 +144,6 @@ def prepare_shop(ini: Path) -> dict[str, str]:
     from pyramid.paster import get_appsettings
 
     app = make_app(get_appsettings(str(ini)), environ={})
-    # after make_app: imported first, the cursors module meets an import circle through
-    # minimart.entrypoints.web.api (cursors -> api -> api.audit -> cursors)
-    from minimart.entrypoints.web.cursors import encode_listing_cursor
 
     container = app.registry.container
     account = container.in_transaction(lambda services: services.accounts.create_account(

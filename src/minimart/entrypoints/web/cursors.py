@@ -20,7 +20,7 @@ from pyramid.request import Request
 
 from minimart.domain.paging import PageAfter
 from minimart.entrypoints.schemas.common import MAX_CURSOR
-from minimart.entrypoints.web.api.body import query_pairs
+from minimart.entrypoints.web.query import query_pairs
 
 ValueParser = Callable[[Any], Any]
 

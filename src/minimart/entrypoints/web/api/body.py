@@ -8,9 +8,7 @@ UTF-8 400, and anything the schema refuses (unknown fields included) 422 naming 
 from __future__ import annotations
 
 import json
-from collections import Counter
 from typing import Any
-from urllib.parse import parse_qsl
 
 from marshmallow import EXCLUDE, Schema
 from pyramid.request import Request
@@ -22,6 +20,7 @@ from minimart.entrypoints.web.problems import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
+from minimart.entrypoints.web.query import query_pairs
 
 MAX_DEPTH = 32  # no request shape nests deeper than a few levels; 32 leaves room
 
@@ -114,27 +113,3 @@ def nesting_depth(value: Any) -> int:
 def query_params(request: Request, schema: Schema) -> dict[str, Any]:
     """Unknown query parameters are ignored (cache busters); known ones must be readable."""
     return schema.load(query_pairs(request), unknown=EXCLUDE)
-
-
-def query_pairs(request: Request) -> dict[str, str]:
-    """The query string as text, each parameter given once and free of NUL.
-
-    Parsed here rather than by WebOb, which also splits on ';' (so `q=salt;pepper` would
-    search for "salt") and raises on escapes that are not UTF-8.
-    """
-    try:
-        pairs = parse_qsl(request.query_string, keep_blank_values=True, separator="&",
-                          errors="strict")
-    except UnicodeDecodeError:
-        raise BadRequest("the query string is not UTF-8") from None
-    counts = Counter(key for key, _ in pairs)
-    repeated = [key for key, count in counts.items() if count > 1]
-    if repeated:
-        raise InvalidRequest("a query parameter is repeated",
-                             {key: ["give this parameter once"] for key in repeated})
-    params = dict(pairs)
-    nul = [key for key, value in params.items() if "\x00" in key or "\x00" in value]
-    if nul:
-        raise InvalidRequest("text must not hold NUL characters",
-                             {key: ["remove the NUL character"] for key in nul})
-    return params
