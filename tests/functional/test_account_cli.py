@@ -23,6 +23,7 @@ from minimart.adapters.sqlalchemy.tables import (
 )
 from minimart.entrypoints.cli import main
 from tests.conftest import FAST_ARGON2, TEST_JWT_SECRET
+from tests.functional.cli_inis import migrated_ini
 
 PASSWORD = "owner password 123"
 TOKEN = "/api/v1/auth/token"
@@ -44,13 +45,9 @@ def ini(tmp_path: Path, settings: dict[str, str], monkeypatch: pytest.MonkeyPatc
     """An ini for a fresh SQLite file, its schema made by `minimart db upgrade`."""
     for name in ("DATABASE_URL", "MINIMART_JWT_SECRET", "MINIMART_PASSWORD"):
         monkeypatch.delenv(name, raising=False)
-    path = tmp_path / "cli.ini"
-    lines = ["[app:main]", "use = egg:minimart",
-             *(f"{key} = {value}" for key, value in settings.items())]
-    path.write_text("\n".join(lines) + "\n")
-    assert main(["-c", str(path), "db", "upgrade"]) == 0
+    ini = migrated_ini(tmp_path / "cli.ini", settings)
     capsys.readouterr()
-    return str(path)
+    return ini
 
 
 @pytest.fixture

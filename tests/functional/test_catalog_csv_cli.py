@@ -16,6 +16,7 @@ from minimart.domain.actors import Actor, Role
 from minimart.domain.catalog import NewItem
 from minimart.domain.orders import PlaceOrder, RequestedLine
 from minimart.entrypoints.cli import main
+from tests.functional.cli_inis import ini_for
 
 PRICE_RANGE = "price: Must be greater than or equal to 0 and less than or equal to 1000000000000."
 STOCK_RANGE = "stock: Must be greater than or equal to 0 and less than or equal to 1000000000."
@@ -26,10 +27,7 @@ def ini(tmp_path: Path, app_settings: dict[str, Any], monkeypatch: pytest.Monkey
         capsys: pytest.CaptureFixture[str]) -> str:
     """An ini on the test database (each backend in turn), already migrated and emptied."""
     monkeypatch.delenv("DATABASE_URL", raising=False)
-    path = tmp_path / "csv.ini"
-    path.write_text("\n".join(["[app:main]", "use = egg:minimart",
-                               *(f"{k} = {v}" for k, v in app_settings.items())]) + "\n")
-    return str(path)
+    return ini_for(tmp_path / "csv.ini", app_settings)
 
 
 @pytest.fixture

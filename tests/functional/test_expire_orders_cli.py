@@ -18,6 +18,7 @@ from minimart.domain.catalog import NewItem
 from minimart.domain.orders import PlaceOrder, RequestedLine
 from minimart.entrypoints.cli import main
 from tests.conftest import FAST_ARGON2, TEST_JWT_SECRET
+from tests.functional.cli_inis import migrated_ini
 
 
 @pytest.fixture
@@ -33,13 +34,9 @@ def ini(tmp_path: Path, settings: dict[str, str], monkeypatch: pytest.MonkeyPatc
         capsys: pytest.CaptureFixture[str]) -> str:
     """An ini for a fresh SQLite file, its schema made by `minimart db upgrade`."""
     monkeypatch.delenv("DATABASE_URL", raising=False)
-    path = tmp_path / "cli.ini"
-    lines = ["[app:main]", "use = egg:minimart",
-             *(f"{key} = {value}" for key, value in settings.items())]
-    path.write_text("\n".join(lines) + "\n")
-    assert main(["-c", str(path), "db", "upgrade"]) == 0
+    ini = migrated_ini(tmp_path / "cli.ini", settings)
     assert "database schema is current" in capsys.readouterr().out
-    return str(path)
+    return ini
 
 
 class Shop:

@@ -25,6 +25,7 @@ from minimart.domain.orders import Order, PlaceOrder, RequestedLine
 from minimart.domain.payments import PaymentStatus
 from minimart.entrypoints.cli import main
 from tests.conftest import FAST_ARGON2, TEST_JWT_SECRET
+from tests.functional.cli_inis import migrated_ini
 
 REPORT = re.compile(r"^checked (\d+) pending orders: (\d+) paid, (\d+) cancelled; "
                     r"(\d+) refunds finished; (\d+) could not be checked", re.MULTILINE)
@@ -52,13 +53,9 @@ def ini(tmp_path: Path, settings: dict[str, str], monkeypatch: pytest.MonkeyPatc
         capsys: pytest.CaptureFixture[str]) -> str:
     """An ini for a fresh SQLite file, its schema made by `minimart db upgrade`."""
     monkeypatch.delenv("DATABASE_URL", raising=False)
-    path = tmp_path / "reconcile.ini"
-    lines = ["[app:main]", "use = egg:minimart",
-             *(f"{key} = {value}" for key, value in settings.items())]
-    path.write_text("\n".join(lines) + "\n")
-    assert main(["-c", str(path), "db", "upgrade"]) == 0
+    ini = migrated_ini(tmp_path / "reconcile.ini", settings)
     capsys.readouterr()
-    return str(path)
+    return ini
 
 
 @pytest.fixture

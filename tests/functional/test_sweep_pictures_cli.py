@@ -18,6 +18,7 @@ from minimart.domain.actors import Actor
 from minimart.domain.catalog import NewItem
 from minimart.entrypoints.cli import main
 from tests.conftest import FAST_ARGON2, TEST_JWT_SECRET
+from tests.functional.cli_inis import migrated_ini
 
 
 @pytest.fixture
@@ -37,12 +38,9 @@ def settings(tmp_path: Path, pictures: Path) -> dict[str, str]:
 def ini(tmp_path: Path, settings: dict[str, str], monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> str:
     monkeypatch.delenv("DATABASE_URL", raising=False)
-    path = tmp_path / "cli.ini"
-    path.write_text("\n".join(["[app:main]", "use = egg:minimart",
-                               *(f"{k} = {v}" for k, v in settings.items())]) + "\n")
-    assert main(["-c", str(path), "db", "upgrade"]) == 0
+    ini = migrated_ini(tmp_path / "cli.ini", settings)
     capsys.readouterr()
-    return str(path)
+    return ini
 
 
 @pytest.fixture
