@@ -46,8 +46,9 @@ def assert_utc_timestamp(value: str) -> None:
 def test_register_answers_201_with_a_customer_account(testapp):
     response = register(testapp)
     body = response.json
-    assert set(body) == {"id", "email", "name", "role", "created_at"}
+    assert set(body) == {"id", "email", "name", "phone", "role", "created_at"}
     assert (body["email"], body["name"], body["role"]) == ("ann@example.com", "Ann", "customer")
+    assert body["phone"] is None
     assert isinstance(body["id"], str)
     assert body["id"]
     assert_utc_timestamp(body["created_at"])
@@ -229,9 +230,9 @@ def test_token_endpoint_refuses_get(testapp):
 def test_accounts_me_answers_the_signed_in_account(testapp, make_account):
     staff = make_account("staff", email="sam@example.com")
     body = testapp.get(ME, headers={"Authorization": staff["Authorization"]}).json
-    assert set(body) == {"id", "email", "name", "role", "created_at"}
-    assert (body["id"], body["email"], body["name"], body["role"]) == \
-        (staff["id"], "sam@example.com", "Staff", "staff")
+    assert set(body) == {"id", "email", "name", "phone", "role", "created_at"}
+    assert (body["id"], body["email"], body["name"], body["phone"], body["role"]) == \
+        (staff["id"], "sam@example.com", "Staff", None, "staff")
     assert_utc_timestamp(body["created_at"])
 
 
@@ -241,9 +242,12 @@ def test_accounts_me_without_a_token_answers_401(testapp):
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
-def test_accounts_me_is_not_writable(testapp, make_account):
+def test_accounts_me_role_is_not_writable(testapp, make_account):
+    """PATCH changes the profile (test_account_profile_api.py); a role in it is refused."""
     headers = {"Authorization": make_account("customer")["Authorization"]}
-    response = testapp.patch_json(ME, {"role": "admin"}, headers=headers, status=405)
+    response = testapp.patch_json(ME, {"role": "admin"}, headers=headers, status=422)
+    assert "role" in assert_error(response, 422, "validation_failed")["details"]
+    response = testapp.put_json(ME, {"role": "admin"}, headers=headers, status=405)
     assert_error(response, 405, "method_not_allowed")
     assert testapp.get(ME, headers=headers).json["role"] == "customer"
 

@@ -185,7 +185,7 @@ def test_apispec_and_its_fixes_map_fields_and_validators_to_json_schema():
 def test_a_change_schema_needs_at_least_one_field(document):
     patches = [name for name, schema in document["components"]["schemas"].items()
                if schema.get("minProperties") == 1]
-    assert sorted(patches) == ["CategoryPatch", "ItemPatch", "StorePatch"]
+    assert sorted(patches) == ["CategoryPatch", "ItemPatch", "ProfilePatch", "StorePatch"]
 
 
 # Validators and fields the document's converter reads; anything else would leave the
@@ -435,6 +435,13 @@ def test_account_answers_match_the_document(testapp, responses):
     me = testapp.get(f"{PREFIX}/accounts/me",
                      headers={"Authorization": f"Bearer {token.json['access_token']}"})
     responses.check(f"{PREFIX}/accounts/me", "get", me)
+    bearer = {"Authorization": f"Bearer {token.json['access_token']}"}
+    for change in ({"phone": "+6591234567"}, {"name": "Ann Lee", "phone": None}):
+        responses.check(f"{PREFIX}/accounts/me", "patch",
+                        testapp.patch_json(f"{PREFIX}/accounts/me", change, headers=bearer))
+    responses.check(f"{PREFIX}/accounts/me", "patch",
+                    testapp.patch_json(f"{PREFIX}/accounts/me", {"phone": "12"},
+                                       headers=bearer, status=422))
     wrong = testapp.post_json(f"{PREFIX}/auth/token", {
         "email": "new@example.com", "password": "wrong password!"}, status=401)
     responses.check(f"{PREFIX}/auth/token", "post", wrong)

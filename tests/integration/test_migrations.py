@@ -101,7 +101,7 @@ def seed(engine: Engine) -> dict[str, dict[tuple[Any, ...], dict[str, Any]]]:
                       "role": "customer", "password_hash": "$argon2id$v=19$not-a-real-one",
                       "disabled": False, "created_at": NOW, "token_generation": 2,
                       "totp_enabled": False, "recovery_codes": [],
-                      "payment_customer_id": "cus_1"}],
+                      "payment_customer_id": "cus_1", "phone": "+6591234567"}],
         "orders": [{"id": "order1", "customer_id": "acct1", "status": "paid",
                     "currency": "usd", "subtotal": 900, "tax": 72, "delivery_fee": 0,
                     "tip": 100, "total": 1072, "fulfilment_type": "pickup",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -18,6 +19,9 @@ from minimart.domain.errors import (
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 1024  # hashing a megabyte "password" is a cheap denial of service
+MAX_NAME_LENGTH = 120
+# E.164: "+", a country code that does not start with 0, at most 15 digits in all
+PHONE_PATTERN = r"\A\+[1-9][0-9]{7,14}\Z"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +39,7 @@ class Account:
     totp_enabled: bool = False
     recovery_codes: tuple[str, ...] = field(default_factory=tuple)  # sha256 hex, unused ones
     totp_last_step: int | None = None  # the newest TOTP step accepted: each code works once
+    phone: str | None = None  # E.164 (check_phone)
 
     @property
     def is_staff(self) -> bool:
@@ -137,6 +142,33 @@ def check_password_rules(password: str) -> None:
         raise ValidationFailed(
             "password too long",
             details={"password": [f"must be at most {MAX_PASSWORD_LENGTH} characters"]})
+
+
+def check_name(name: str) -> str:
+    """A display name as at sign-up, surrounding spaces dropped: 1 to MAX_NAME_LENGTH
+    characters, not blank."""
+    name = name.strip()
+    if not name:
+        raise ValidationFailed("name is blank", details={"name": ["must not be blank"]})
+    if len(name) > MAX_NAME_LENGTH:
+        raise ValidationFailed(
+            "name too long",
+            details={"name": [f"must be at most {MAX_NAME_LENGTH} characters"]})
+    return name
+
+
+def check_phone(phone: str | None) -> None:
+    """None (no phone), or E.164: "+" then 8 to 15 ASCII digits, the first not 0."""
+    if phone is not None and re.fullmatch(PHONE_PATTERN, phone) is None:
+        raise ValidationFailed(
+            "phone is not in E.164 form",
+            details={"phone": ["must be + and 8 to 15 digits, e.g. +6591234567"]})
+
+
+def masked_phone(phone: str | None) -> str | None:
+    """What an audit event keeps of a phone number: whether there was one, never its
+    digits (personal data, which erasure could not reach in the kept events)."""
+    return None if phone is None else "*"
 
 
 def _minutes(left: timedelta) -> str:

@@ -50,6 +50,25 @@ class TestAccountRepository:
         assert store.read(lambda r: r.accounts.get(account.id)) == replace(
             account, password_hash="$argon2id$newer")
 
+    def test_a_phone_is_stored_with_the_account_and_absent_reads_as_none(self, store):
+        with_phone = make_account("a@example.com", phone="+6591234567")
+        without = make_account("b@example.com")
+        store.work(lambda r: (r.accounts.add(with_phone), r.accounts.add(without)))
+
+        assert store.read(lambda r: r.accounts.get(with_phone.id)).phone == "+6591234567"
+        assert store.read(lambda r: r.accounts.get_by_email("a@example.com")) == with_phone
+        assert store.read(lambda r: r.accounts.get(without.id)).phone is None
+
+    def test_save_changes_the_name_and_the_phone_and_can_clear_the_phone(self, store):
+        account = make_account(name="Sam")
+        store.work(lambda r: r.accounts.add(account))
+        named = replace(account, name="Samantha", phone="+14155550123")
+
+        store.work(lambda r: r.accounts.save(named))
+        assert store.read(lambda r: r.accounts.get(account.id)) == named
+
+        store.work(lambda r: r.accounts.save(replace(named, phone=None)))
+        assert store.read(lambda r: r.accounts.get(account.id)) == replace(named, phone=None)
 
     def test_a_totp_step_is_taken_once_and_only_newer_steps_after_it(self, store):
         account = make_account()

@@ -38,11 +38,12 @@ def _account_from_row(row: Row[Any]) -> Account:
                    created_at=row.created_at, payment_customer_id=row.payment_customer_id,
                    token_generation=row.token_generation, totp_secret=row.totp_secret,
                    totp_enabled=row.totp_enabled, recovery_codes=tuple(row.recovery_codes),
-                   totp_last_step=row.totp_last_step)
+                   totp_last_step=row.totp_last_step, phone=row.phone)
 
 
 def _changeable(account: Account) -> dict[str, Any]:
-    return {"password_hash": account.password_hash, "disabled": account.disabled,
+    return {"name": account.name, "phone": account.phone,
+            "password_hash": account.password_hash, "disabled": account.disabled,
             "token_generation": account.token_generation, "totp_secret": account.totp_secret,
             "totp_enabled": account.totp_enabled,
             "recovery_codes": list(account.recovery_codes),
@@ -156,7 +157,7 @@ class SqlAlchemyAccountRepository(Repository):
     def add(self, account: Account) -> None:
         try:
             self._write(accounts.insert().values(
-                id=account.id, email=account.email, name=account.name, role=account.role.value,
+                id=account.id, email=account.email, role=account.role.value,
                 created_at=account.created_at, **_changeable(account)))
         except IntegrityError as error:
             if not violates(error, "uq_accounts_email"):

@@ -97,6 +97,7 @@ accounts = Table(
     Column("totp_enabled", Boolean, nullable=False, default=False),
     Column("recovery_codes", JsonDocument, nullable=False, default=list),
     Column("totp_last_step", BigInteger),
+    Column("phone", String(16)),  # E.164: "+" and at most 15 digits
 )
 
 ended_sign_ins = Table(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import timedelta
 
@@ -39,13 +39,10 @@ from minimart.domain.errors import (
     ValidationFailed,
 )
 from minimart.domain.ids import new_id
-from minimart.domain.ports.accounts import (
-    OneTimePasswords,
-    PasswordHasher,
-    Throttle,
-)
+from minimart.domain.ports.accounts import OneTimePasswords, PasswordHasher, Throttle
 from minimart.domain.ports.clock import Clock
 from minimart.domain.ports.unit_of_work import UnitOfWork
+from minimart.domain.services.account_profile import AccountProfile
 
 
 class AccountService:
@@ -58,6 +55,7 @@ class AccountService:
         self._otp = otp
         self._policy = policy or LoginPolicy()
         self._registration_policy = registration_policy or RegistrationPolicy()
+        self._profile = AccountProfile(uow, clock)
 
     # --- creating -------------------------------------------------------
     def register(self, email: str, password: str, name: str, actor: Actor,
@@ -281,6 +279,11 @@ class AccountService:
         self._uow.accounts.save(replace(account, password_hash=self._hasher.hash(new),
                                     token_generation=account.token_generation + 1))
         self._record(actor, "account.password_changed", account.id, {"password": ["*", "*"]})
+
+    def update_profile(self, account_id: str, changes: Mapping[str, str | None],
+                       actor: Actor) -> Account:
+        """The owner changes their name and phone (None clears it); see AccountProfile."""
+        return self._profile.update(account_id, changes, actor)
 
     def disable(self, email: str, actor: Actor) -> Account:
         """Stop an account signing in; its tokens stop working at once."""

@@ -1,4 +1,4 @@
-"""/api/v1/accounts and /api/v1/auth/token: register, sign in, and read oneself."""
+"""/api/v1/accounts and /api/v1/auth/token: register, sign in, and read and change oneself."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from pyramid.response import Response
 from minimart.domain import errors
 from minimart.domain.accounts import MAX_PASSWORD_LENGTH, OtpRequired, OtpUsed, RateLimited
 from minimart.domain.actors import Permission, Role
-from minimart.entrypoints.schemas.accounts import Credentials, Registration
+from minimart.entrypoints.schemas.accounts import Credentials, ProfilePatch, Registration
 from minimart.entrypoints.web.api.body import json_body
 from minimart.entrypoints.web.api.operation import NO_CONTENT, Answer, Operations
-from minimart.entrypoints.web.api.shapes import ident, text, timestamp, whole
+from minimart.entrypoints.web.api.shapes import ident, maybe_text, text, timestamp, whole
 
 api = Operations(tag="accounts")
 OWN = Permission.VIEW_OWN_ACCOUNT
@@ -26,6 +26,7 @@ class AccountSchema(Schema):
     id = ident()
     email = text()
     name = text()
+    phone = maybe_text(metadata={"description": "E.164, e.g. +6591234567; null when unset"})
     role = text(validate=validate.OneOf([role.value for role in Role]))
     created_at = timestamp()
 
@@ -95,6 +96,18 @@ def issue_token(request: Request) -> dict[str, Any]:
                answers=(Answer(200, AccountSchema, "the account"),), permission=OWN)
 def me(request: Request) -> dict[str, Any]:
     return account_schema.dump(request.account)
+
+
+@api.operation("PATCH", "/accounts/me", route="api.accounts.me",
+               operation_id="updateOwnAccount",
+               summary="Change one's name or phone (`phone: null` clears it)",
+               answers=(Answer(200, AccountSchema, "the account"),), permission=OWN,
+               body=ProfilePatch, errors=(errors.ValidationFailed,))
+def update_me(request: Request) -> dict[str, Any]:
+    changes = json_body(request, ProfilePatch())
+    account = request.services.accounts.update_profile(request.account.id, changes,
+                                                       request.actor)
+    return account_schema.dump(account)
 
 
 @api.operation("POST", "/accounts/me/password", route="api.accounts.password",
