@@ -141,3 +141,14 @@ def test_nobody_else_changes_an_accounts_profile_not_even_an_admin(services, acc
 def test_an_account_gone_is_not_found(services):
     with pytest.raises(NotFound):
         services.accounts.update_profile("gone", {"name": "X"}, Actor("gone", Role.CUSTOMER))
+
+
+def test_sign_up_refuses_a_blank_name_as_the_profile_does():
+    """Every door holds the same name rule: a name of spaces is refused at sign-up too,
+    not stored as an empty name."""
+    services = fake_services()
+    with pytest.raises(ValidationFailed) as refused:
+        services.accounts.register("blank@example.com", "a long password 1", "   ",
+                                   Actor.anonymous())
+    assert refused.value.details == {"name": ["must not be blank"]}
+    assert services.uow.accounts.get_by_email("blank@example.com") is None

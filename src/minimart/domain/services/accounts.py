@@ -23,6 +23,7 @@ from minimart.domain.accounts import (
     _digest,
     _minutes,
     check_email_spelling,
+    check_name,
     check_password_rules,
     normalize_email,
 )
@@ -94,7 +95,7 @@ class AccountService:
         if self._uow.accounts.get_by_email(email) is not None:
             raise EmailTaken("an account with this email exists")
         now = self._clock.now()
-        account = Account(id=new_id(), email=email, name=name.strip(), role=role,
+        account = Account(id=new_id(), email=email, name=check_name(name), role=role,
                           password_hash=self._hasher.hash(password), created_at=now)
         self._uow.accounts.add(account)
         # a shopper signing up acts for themselves; the CLI acts as the system
