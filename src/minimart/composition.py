@@ -30,7 +30,6 @@ from minimart.adapters.sqlalchemy.database import (
     make_session_factory,
     schema_is_current,
     tm_session,
-    upgrade_schema,
 )
 from minimart.adapters.sqlalchemy.metrics import SqlAlchemyShopGauges
 from minimart.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
@@ -171,10 +170,6 @@ class Container:
         for engine in (self.engine, self.replica_engine):
             if engine is not None:
                 engine.dispose()
-
-    def upgrade_schema(self) -> None:
-        """Migrate the database to the newest schema (`minimart db upgrade`)."""
-        upgrade_schema(self.engine)
 
     def schema_is_current(self) -> bool:
         """Whether the database answers (within the readiness bound) at the newest schema;

@@ -30,6 +30,7 @@ from sqlalchemy.engine import make_url
 from minimart.adapters.sqlalchemy.database import make_engine
 from tests.conftest import _empty_all_tables
 from tests.integration.conftest import free_port, localstripe_url  # noqa: F401
+from tests.support.deploy import production_ini
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
@@ -123,10 +124,8 @@ class Deployment:
         """Another process of production.ini, the same file (plus any `settings` added to the
         app's section) on a port of its own, given as pserve's ini variables."""
         port = free_port()
-        ini = Path(tempfile.mkdtemp()) / "production.ini"
-        extra = "".join(f"{key} = {value}\n" for key, value in (settings or {}).items())
-        ini.write_text((ROOT / "production.ini").read_text().replace(
-            "[app:main]\n", f"[app:main]\n{extra}"))
+        directory = Path(tempfile.mkdtemp())
+        ini = production_ini(directory, directory / "images", settings)
         process = subprocess.Popen(
             [str(BIN / "pserve"), str(ini), "http_host=127.0.0.1", f"http_port={port}"],
             cwd=ROOT, env={**self.env, **(env or {})}, stdout=subprocess.DEVNULL,

@@ -134,12 +134,8 @@ def production_ini(directory: Path, images: Path,
             text = line.sub(lambda _, key=key, value=value: f"{key} = {value}", text, count=1)
         else:
             text = text.replace("[app:main]\n", f"[app:main]\n{key} = {value}\n", 1)
-    if not re.search(r"^get port *= *http_port$", text, re.MULTILINE):
-        # a production.ini from before it took them (listen = 0.0.0.0:6543) is made to
-        listen = re.search(r"^listen *=.*$", text, re.MULTILINE)
-        if listen is None:
-            raise AssertionError("production.ini's [server:main] takes no port")
-        text = text.replace(listen.group(), "listen = %(http_host)s:%(http_port)s")
+    assert re.search(r"^get port *= *http_port$", text, re.MULTILINE), \
+        "production.ini's [server:main] must take its port from pserve's http_port"
     path = directory / "production.ini"
     path.write_text(text)
     return path
